@@ -1,0 +1,127 @@
+// Package nodetest runs a package's tests inside a private network
+// namespace, so that nothing a test listens on or multicasts can reach any
+// network but the namespace's own loopback.
+//
+// A package whose tests open sockets calls Main from its TestMain:
+//
+//	func TestMain(m *testing.M) { nodetest.Main(m) }
+//
+// Main re-executes the test binary under unshare(1) with a fresh network
+// namespace (and a user namespace when not run as root), brings loopback up
+// with multicast routed over it, and runs the tests there. NewNetns makes
+// further namespaces inside that one, for tests that want a clean network
+// of their own.
+package nodetest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// envMarker is set in the environment of a test binary that Main has
+// already moved into a private network namespace.
+const envMarker = "GONODE_TEST_NETNS"
+
+// loopbackSetup brings up loopback in a new namespace and routes IPv4
+// multicast over it, as the gossip tests need.
+const loopbackSetup = `ip link set lo up &&
+ip link set lo multicast on &&
+ip route add 224.0.0.0/4 dev lo src 127.0.0.1`
+
+// Main runs the tests of m inside a private network namespace and exits
+// with their status. When the namespace cannot be made (no unshare(1), no
+// ip(8), no permission), Main prints why and exits with status 1: the
+// tests are never run on the machine's own network.
+func Main(m *testing.M) {
+	if os.Getenv(envMarker) != "" {
+		os.Exit(m.Run())
+	}
+	args := []string{"--net"}
+	if os.Geteuid() != 0 {
+		args = append(args, "--map-root-user")
+	}
+	script := loopbackSetup + ` && exec "$0" "$@"`
+	args = append(args, "--", "/bin/sh", "-c", script)
+	args = append(args, os.Args...)
+	cmd := exec.Command("unshare", args...)
+	cmd.Stdin = os.Stdin
+	cmd.Stdout = os.Stdout
+	cmd.Stderr = os.Stderr
+	cmd.Env = append(os.Environ(), envMarker+"=1")
+	if err := cmd.Run(); err != nil {
+		if exit, ok := err.(*exec.ExitError); ok {
+			os.Exit(exit.ExitCode())
+		}
+		fmt.Fprintf(os.Stderr, "nodetest: cannot run the tests in a private network namespace: %v\n", err)
+		fmt.Fprintln(os.Stderr, "nodetest: the tests need unshare(1) from util-linux and ip(8) from iproute2")
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// Netns is a network namespace made for one test, kept alive by a holder
+// process. Commands made by Command run inside it.
+type Netns struct {
+	holder *exec.Cmd
+}
+
+// NewNetns makes a network namespace with loopback up and multicast routed
+// over it, and removes it when t ends. It must be called from a test binary
+// that Main has started, where the test runs as root of its namespace.
+func NewNetns(t testing.TB) *Netns {
+	t.Helper()
+	ready := `echo ready && exec sleep 3600`
+	holder := exec.Command("unshare", "--net", "--", "/bin/sh", "-c", loopbackSetup+" && "+ready)
+	var stderr bytes.Buffer
+	holder.Stderr = &stderr
+	stdout, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatalf("nodetest: pipe for namespace holder: %v", err)
+	}
+	if err := holder.Start(); err != nil {
+		t.Fatalf("nodetest: start namespace holder: %v", err)
+	}
+	ns := &Netns{holder: holder}
+	t.Cleanup(ns.close)
+
+	line := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 16)
+		n, _ := stdout.Read(buf)
+		line <- string(buf[:n])
+	}()
+	select {
+	case got := <-line:
+		if strings.TrimSpace(got) != "ready" {
+			t.Fatalf("nodetest: namespace setup failed: %s", strings.TrimSpace(stderr.String()))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("nodetest: namespace setup timed out after 10s: %s", stderr.String())
+	}
+	return ns
+}
+
+// Path returns the namespace's file under /proc, as nsenter(1) takes it.
+func (ns *Netns) Path() string {
+	return fmt.Sprintf("/proc/%d/ns/net", ns.holder.Process.Pid)
+}
+
+// Command returns a command that runs name with args inside the namespace.
+// The caller starts it and ends it; ctx kills it when done.
+func (ns *Netns) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	full := append([]string{"--net=" + ns.Path(), "--", name}, args...)
+	return exec.CommandContext(ctx, "nsenter", full...)
+}
+
+func (ns *Netns) close() {
+	if ns.holder.Process != nil {
+		ns.holder.Process.Kill()
+		ns.holder.Wait()
+	}
+}
