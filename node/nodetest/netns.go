@@ -19,7 +19,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -39,7 +42,7 @@ ip route add 224.0.0.0/4 dev lo src 127.0.0.1`
 // ip(8), no permission), Main prints why and exits with status 1: the
 // tests are never run on the machine's own network.
 func Main(m *testing.M) {
-	if os.Getenv(envMarker) != "" {
+	if Inside() {
 		os.Exit(m.Run())
 	}
 	args := []string{"--net"}
@@ -65,6 +68,11 @@ func Main(m *testing.M) {
 	os.Exit(0)
 }
 
+// Inside reports whether the process runs in a namespace that Main made.
+// A TestMain that needs set-up inside the namespace calls Main when Inside
+// is false (Main does not return) and does its set-up when it is true.
+func Inside() bool { return os.Getenv(envMarker) != "" }
+
 // Netns is a network namespace made for one test, kept alive by a holder
 // process. Commands made by Command run inside it.
 type Netns struct {
@@ -72,7 +80,9 @@ type Netns struct {
 }
 
 // NewNetns makes a network namespace with loopback up and multicast routed
-// over it, and removes it when t ends. It must be called from a test binary
+// over it. When t ends, every process still in the namespace (those the
+// test started and any they left behind, such as a port mapper daemon) is
+// killed by PID, and the namespace goes away with its holder. It must be called from a test binary
 // that Main has started, where the test runs as root of its namespace.
 func NewNetns(t testing.TB) *Netns {
 	t.Helper()
@@ -120,8 +130,39 @@ func (ns *Netns) Command(ctx context.Context, name string, args ...string) *exec
 }
 
 func (ns *Netns) close() {
-	if ns.holder.Process != nil {
-		ns.holder.Process.Kill()
-		ns.holder.Wait()
+	if ns.holder.Process == nil {
+		return
 	}
+	holderPid := ns.holder.Process.Pid
+	want, err := os.Readlink(ns.Path())
+	if err == nil {
+		for _, pid := range pidsInNetns(want) {
+			if pid != holderPid {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+	ns.holder.Process.Kill()
+	ns.holder.Wait()
+}
+
+// pidsInNetns returns the processes whose network namespace link reads
+// link, as /proc/PID/ns/net shows it ("net:[4026532]").
+func pidsInNetns(link string) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		got, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns", "net"))
+		if err == nil && got == link {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }

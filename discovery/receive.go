@@ -1,0 +1,114 @@
+package discovery
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"golang.org/x/net/ipv4"
+)
+
+// receive reads datagrams from conn and handles each until conn is
+// closed, which returns nil, or a read fails, which returns the error.
+func (g *Gossip) receive(conn *ipv4.PacketConn, c Cluster, self string) error {
+	// The kernel truncates a datagram to the buffer, so a buffer one byte
+	// larger than MaxPacketSize lets Decode see and reject oversized ones.
+	buf := make([]byte, MaxPacketSize+1)
+	for {
+		n, _, src, err := conn.ReadFrom(buf)
+		if errors.Is(err, net.ErrClosed) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("gossip read: %w", err)
+		}
+		udp, ok := src.(*net.UDPAddr)
+		if !ok {
+			continue
+		}
+		g.handle(buf[:n], udp.AddrPort(), c, self)
+	}
+}
+
+// handle decodes one datagram from src and reports a new peer to c.
+func (g *Gossip) handle(packet []byte, src netip.AddrPort, c Cluster, self string) {
+	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+	hb, err := g.codec.Decode(packet)
+	switch {
+	case errors.Is(err, ErrUnopenable):
+		g.stats.unopenable.Add(1)
+		g.logUnopenable(src, err)
+		return
+	case err != nil:
+		// Foreign packets are common on a shared group, so they are only
+		// counted and summarized.
+		g.stats.foreign.Add(1)
+		if errors.Is(err, ErrLibcluster) {
+			g.stats.libcluster.Add(1)
+		}
+		return
+	}
+	if hb.Name == self {
+		g.stats.own.Add(1)
+		if hb.Port != g.tcpPort {
+			g.logNameClash(src, hb)
+		}
+		return
+	}
+	g.stats.received.Add(1)
+	if c.Connected(hb.Name) {
+		return
+	}
+	addr := netip.AddrPortFrom(src.Addr(), uint16(hb.Port))
+	c.Connect(Peer{Name: hb.Name, Addr: addr.String(), Strategy: g.Name()})
+}
+
+// logUnopenable logs an unopenable heartbeat once per sender address.
+func (g *Gossip) logUnopenable(src netip.AddrPort, err error) {
+	key := src.String()
+	g.mu.Lock()
+	seen := g.loggedSenders[key]
+	full := len(g.loggedSenders) >= maxLoggedSenders
+	if !seen && !full {
+		g.loggedSenders[key] = true
+	}
+	filled := !full && len(g.loggedSenders) == maxLoggedSenders
+	g.mu.Unlock()
+	if seen || full {
+		return
+	}
+	msg := fmt.Sprintf("cannot open gossip heartbeat from %s: %v (%s)", key, err, unopenableHint(err))
+	g.logger.Warn(msg, "sender", key)
+	if filled {
+		g.logger.Warn(fmt.Sprintf("unopenable gossip heartbeats came from %d senders; not logging further senders", maxLoggedSenders))
+	}
+}
+
+// unopenableHint returns the likely cause of an unopenable heartbeat.
+func unopenableHint(err error) string {
+	switch {
+	case errors.Is(err, ErrAuthentication):
+		return "another --gossip-secret?"
+	case errors.Is(err, ErrSealed):
+		return "the sender has a --gossip-secret and this node has none"
+	case errors.Is(err, ErrNotSealed):
+		return "this node has a --gossip-secret and the sender has none"
+	default:
+		return "another gonode version?"
+	}
+}
+
+// logNameClash logs, once, a heartbeat that has this node's name but
+// another transport port, which means a second node uses the same name.
+func (g *Gossip) logNameClash(src netip.AddrPort, hb Heartbeat) {
+	g.mu.Lock()
+	logged := g.loggedNameClash
+	g.loggedNameClash = true
+	g.mu.Unlock()
+	if logged {
+		return
+	}
+	g.logger.Warn(fmt.Sprintf("gossip heartbeat from %s advertises this node's name %q with transport port %d, not %d (another node with the same name?)",
+		src, hb.Name, hb.Port, g.tcpPort))
+}

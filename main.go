@@ -1,0 +1,281 @@
+// Command gonode starts a named node that finds its peers by multicast
+// gossip, connects to them over an authenticated transport, and opens an
+// iex-like shell:
+//
+//	gonode --sname hoge --cookie genki
+//
+// Run "gonode --help" for the flags and "gonode epmd --help" for the port
+// mapper.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/gonode/gonode/discovery"
+	"github.com/gonode/gonode/node"
+	"github.com/gonode/gonode/node/epmd"
+	"github.com/gonode/gonode/shell"
+)
+
+// options are the parsed command-line flags.
+type options struct {
+	sname, name    string
+	cookie         string
+	port           int
+	noShell        bool
+	discovery      string
+	gossipGroup    string
+	gossipPort     int
+	gossipIf       string
+	gossipTTL      int
+	gossipSecret   string
+	gossipInterval time.Duration
+	logLevel       string
+	noColor        bool
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "epmd" {
+		os.Exit(epmd.RunCommand(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func newFlagSet(opts *options, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("gonode", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&opts.sname, "sname", "", "start a node with the short name `NAME` (NAME@short-host-name)")
+	fs.StringVar(&opts.name, "name", "", "start a node with the long name `NAME@HOST` (HOST: a full host name or an IP address)")
+	fs.StringVar(&opts.cookie, "cookie", "", "the `COOKIE` peers must share; else $GONODE_COOKIE, else ~/.gonode.cookie")
+	fs.IntVar(&opts.port, "port", 0, "TCP `PORT` to listen on for other nodes (0: any free port)")
+	fs.BoolVar(&opts.noShell, "no-shell", false, "run the node without a shell until SIGINT or SIGTERM, logging to standard error")
+	fs.StringVar(&opts.discovery, "discovery", "gossip", "how to find peers: `gossip` (UDP multicast) or none")
+	fs.StringVar(&opts.gossipGroup, "gossip-group", discovery.DefaultGossipGroup.String(), "multicast `ADDRESS` for gossip heartbeats")
+	fs.IntVar(&opts.gossipPort, "gossip-port", discovery.DefaultGossipPort, "UDP `PORT` for gossip heartbeats")
+	fs.StringVar(&opts.gossipIf, "gossip-if", "", "network interface `NAME|ADDRESS` for gossip (default: chosen by the routing table)")
+	fs.IntVar(&opts.gossipTTL, "gossip-ttl", discovery.DefaultGossipTTL, "multicast `TTL` (hops) of gossip heartbeats")
+	fs.StringVar(&opts.gossipSecret, "gossip-secret", "", "seal heartbeats with AES-256-GCM keyed from `SECRET`; only nodes with the same secret see each other")
+	fs.DurationVar(&opts.gossipInterval, "gossip-interval", discovery.DefaultGossipInterval, "mean `DURATION` between gossip heartbeats")
+	fs.StringVar(&opts.logLevel, "log-level", "info", "least `LEVEL` of log lines shown: debug, info, warning or error")
+	fs.BoolVar(&opts.noColor, "no-color", false, "print without color (also when NO_COLOR is set)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage:
+  gonode --sname NAME [flags]        start node NAME@short-host-name and a shell
+  gonode --name NAME@HOST [flags]    start a node with a long name
+  gonode epmd [--names] [--port N]   run or query the port mapper
+
+Flags (one or two dashes: -sname works like --sname):
+`)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// run is gonode's main program; it returns the exit status.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var opts options
+	fs := newFlagSet(&opts, stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "gonode: unexpected argument %q; run gonode --help\n", fs.Arg(0))
+		return 2
+	}
+	name, err := nodeName(opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "gonode: %v\n", err)
+		return 2
+	}
+	level, err := shell.ParseLevel(opts.logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "gonode: --log-level: %v\n", err)
+		return 2
+	}
+	gossip, err := gossipConfig(opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "gonode: %v\n", err)
+		return 2
+	}
+
+	home, _ := os.UserHomeDir()
+	cookie, _, err := node.LoadCookie(opts.cookie, home)
+	if err != nil {
+		fmt.Fprintf(stderr, "gonode: %v\n", err)
+		return 1
+	}
+
+	interactive := !opts.noShell && isTerminal(stdin) && isTerminal(stdout)
+	useColor := interactive && !opts.noColor && os.Getenv("NO_COLOR") == ""
+	logs := shell.NewSwitchWriter(stderr)
+	logger := slog.New(shell.NewLogHandler(logs, shell.LogOptions{
+		Level:     level,
+		Color:     useColor,
+		Timestamp: opts.noShell,
+	}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	if !interactive {
+		// The interactive shell reads Ctrl-C itself.
+		var stopInt context.CancelFunc
+		ctx, stopInt = signal.NotifyContext(ctx, os.Interrupt)
+		defer stopInt()
+	}
+
+	startCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	n, err := node.Start(startCtx, node.Config{
+		Name:       name,
+		Cookie:     cookie,
+		ListenAddr: fmt.Sprintf(":%d", opts.port),
+		StartEPMD:  true,
+		Logger:     logger,
+	})
+	cancel()
+	if err != nil {
+		fmt.Fprintf(stderr, "gonode: %v\n", err)
+		return 1
+	}
+	defer n.Close()
+
+	banner := stderr
+	if interactive {
+		banner = stdout
+	}
+	fmt.Fprintf(banner, "gonode: node %s listening on %s", n.Name(), listenDescription(n.Addr()))
+	if addr := n.EPMDAddr(); addr != "" {
+		fmt.Fprintf(banner, ", registered with the port mapper at %s", addr)
+	}
+	fmt.Fprintln(banner)
+
+	if gossip != nil {
+		gossip.NodeName = n.Name()
+		gossip.TransportPort = n.Port()
+		gossip.Logger = logger
+		g, err := discovery.NewGossip(*gossip)
+		if err != nil {
+			fmt.Fprintf(stderr, "gonode: gossip: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(banner, "gonode: discovery: %s\n", describeGossip(*gossip))
+		n.RunStrategy(g)
+	} else {
+		fmt.Fprintln(banner, "gonode: discovery: none (connect with Node.connect or Node.ping)")
+	}
+
+	if opts.noShell {
+		<-ctx.Done()
+		logger.Info("shutting down", "component", "node")
+		return 0
+	}
+	mailbox := n.Register(shell.MailboxName)
+	history := ""
+	if home != "" {
+		history = filepath.Join(home, ".gonode_history")
+	}
+	return shell.Run(ctx, shell.Options{
+		Node:        n,
+		Mailbox:     mailbox,
+		In:          stdin,
+		Out:         stdout,
+		Err:         stderr,
+		Interactive: interactive,
+		Color:       useColor,
+		HistoryFile: history,
+		Logs:        logs,
+	})
+}
+
+// nodeName returns the full node name that --sname or --name asks for.
+func nodeName(opts options) (string, error) {
+	switch {
+	case opts.sname != "" && opts.name != "":
+		return "", errors.New("--sname and --name are mutually exclusive: give one")
+	case opts.sname != "":
+		return node.ShortName(opts.sname)
+	case opts.name != "":
+		return node.LongName(opts.name)
+	}
+	return "", errors.New("missing node name: give --sname NAME or --name NAME@HOST (see gonode --help)")
+}
+
+// gossipConfig checks the discovery flags and returns the gossip
+// configuration, or nil when gossip is off.
+func gossipConfig(opts options) (*discovery.GossipConfig, error) {
+	switch opts.discovery {
+	case "none":
+		return nil, nil
+	case "gossip":
+	default:
+		return nil, fmt.Errorf("invalid --discovery %q: want gossip or none", opts.discovery)
+	}
+	group := net.ParseIP(opts.gossipGroup)
+	if group == nil || !group.IsMulticast() || group.To4() == nil {
+		return nil, fmt.Errorf("invalid --gossip-group %q: want an IPv4 multicast address such as %s", opts.gossipGroup, discovery.DefaultGossipGroup)
+	}
+	if opts.gossipPort < 1 || opts.gossipPort > 65535 {
+		return nil, fmt.Errorf("invalid --gossip-port %d: want 1 to 65535", opts.gossipPort)
+	}
+	if opts.gossipTTL < 0 || opts.gossipTTL > 255 {
+		return nil, fmt.Errorf("invalid --gossip-ttl %d: want 0 to 255", opts.gossipTTL)
+	}
+	if opts.gossipInterval < 10*time.Millisecond {
+		return nil, fmt.Errorf("invalid --gossip-interval %s: want at least 10ms", opts.gossipInterval)
+	}
+	cfg := &discovery.GossipConfig{
+		Group:     group,
+		Port:      opts.gossipPort,
+		TTL:       opts.gossipTTL,
+		Interface: strings.TrimSpace(opts.gossipIf),
+		Interval:  opts.gossipInterval,
+	}
+	if opts.gossipSecret != "" {
+		cfg.Secret = []byte(opts.gossipSecret)
+	}
+	return cfg, nil
+}
+
+func isTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	return ok && (isatty.IsTerminal(file.Fd()) || isatty.IsCygwinTerminal(file.Fd()))
+}
+
+// describeGossip says how gossip finds peers, for the start-up message.
+func describeGossip(cfg discovery.GossipConfig) string {
+	ifc := cfg.Interface
+	if ifc == "" {
+		ifc = "chosen by the routing table"
+	}
+	s := fmt.Sprintf("gossip, UDP multicast to %s:%d every %s (ttl %d, interface %s", cfg.Group, cfg.Port, cfg.Interval, cfg.TTL, ifc)
+	if len(cfg.Secret) > 0 {
+		s += ", sealed with --gossip-secret"
+	}
+	return s + ")"
+}
+
+// listenDescription says where the node listens, in words for a listener
+// on every interface.
+func listenDescription(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if ok && tcp.IP.IsUnspecified() {
+		return fmt.Sprintf("TCP port %d on all interfaces", tcp.Port)
+	}
+	return "TCP " + addr.String()
+}

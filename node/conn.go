@@ -1,0 +1,583 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/gonode/gonode/node/epmd"
+	"github.com/gonode/gonode/node/term"
+	"github.com/gonode/gonode/transport"
+)
+
+// peer is one connected node.
+type peer struct {
+	name     string
+	conn     *transport.Conn
+	since    time.Time
+	outgoing bool   // this node dialed
+	via      string // what made the connection: a strategy name, "node" or "incoming"
+}
+
+// dial is an outgoing connection attempt in flight. Other callers that
+// want the same node wait for done instead of dialing again.
+type dial struct {
+	done chan struct{}
+	err  error // set before done is closed
+}
+
+// retry is the back-off state of a peer that a strategy failed to reach.
+type retry struct {
+	failures int
+	next     time.Time
+}
+
+const (
+	minBackoff = 500 * time.Millisecond
+	maxBackoff = 10 * time.Second
+)
+
+// EventKind tells a nodeup from a nodedown.
+type EventKind int
+
+const (
+	NodeUp EventKind = iota + 1
+	NodeDown
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case NodeUp:
+		return "nodeup"
+	case NodeDown:
+		return "nodedown"
+	}
+	return "event(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Event is a change in the connection table. For NodeDown, Reason is one
+// of Erlang's words: connection_closed, net_tick_timeout or disconnect.
+type Event struct {
+	Kind   EventKind
+	Node   string
+	Reason string
+}
+
+// Watch returns a channel that receives every later nodeup and nodedown.
+// The channel is closed when the node closes. Events are dropped, not
+// queued without bound, for a watcher that keeps more than 256 unread.
+func (n *Node) Watch() <-chan Event {
+	ch := make(chan Event, 256)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		close(ch)
+		return ch
+	}
+	n.watchers = append(n.watchers, ch)
+	return ch
+}
+
+func (n *Node) emitLocked(ev Event) {
+	for _, w := range n.watchers {
+		select {
+		case w <- ev:
+		default:
+		}
+	}
+	close(n.changed)
+	n.changed = make(chan struct{})
+}
+
+// List returns the connected nodes in the order they connected.
+func (n *Node) List() []string {
+	n.mu.Lock()
+	peers := make([]*peer, 0, len(n.peers))
+	for _, p := range n.peers {
+		peers = append(peers, p)
+	}
+	n.mu.Unlock()
+	sort.Slice(peers, func(i, j int) bool { return peers[i].since.Before(peers[j].since) })
+	names := make([]string, len(peers))
+	for i, p := range peers {
+		names[i] = p.name
+	}
+	return names
+}
+
+// Connected reports whether node is connected, or is this node.
+func (n *Node) Connected(node string) bool {
+	if node == n.name {
+		return true
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	_, ok := n.peers[node]
+	return ok
+}
+
+// Connect connects to node and reports whether it is connected, as
+// Node.connect does: true when connected already or when node is this
+// node, false when the connection failed.
+func (n *Node) Connect(ctx context.Context, node string) bool {
+	_, err := n.connect(ctx, node, "", "node")
+	return err == nil
+}
+
+// ConnectError is Connect with the reason for a failure.
+func (n *Node) ConnectError(ctx context.Context, node string) error {
+	_, err := n.connect(ctx, node, "", "node")
+	return err
+}
+
+// ConnectAddr connects to node at a known transport address, as a
+// discovery strategy does; via names the strategy in the nodeup log line.
+func (n *Node) ConnectAddr(ctx context.Context, node, addr, via string) error {
+	_, err := n.connect(ctx, node, addr, via)
+	return err
+}
+
+// Disconnect closes the connection to node with a goodbye and reports
+// whether there was one. Like erlang:disconnect_node, a strategy may
+// connect again later.
+func (n *Node) Disconnect(node string) bool {
+	n.mu.Lock()
+	p, ok := n.peers[node]
+	n.mu.Unlock()
+	if !ok {
+		return false
+	}
+	p.conn.Close()
+	return true
+}
+
+// Ping connects to node when needed and checks that it answers, within
+// the configured ping timeout. It returns the round-trip time.
+func (n *Node) Ping(ctx context.Context, node string) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.PingTimeout)
+	defer cancel()
+	if node == n.name {
+		return 0, nil
+	}
+	p, err := n.connect(ctx, node, "", "node")
+	if err != nil {
+		return 0, err
+	}
+	return p.conn.Ping(ctx)
+}
+
+// connect returns the connection to node, dialing it when there is none.
+// addr may be empty, and then the port mapper on node's host is asked.
+func (n *Node) connect(ctx context.Context, node, addr, via string) (*peer, error) {
+	if _, err := ParseName(node); err != nil {
+		return nil, err
+	}
+	if node == n.name {
+		return nil, errors.New("cannot connect to this node itself")
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.ConnectTimeout)
+	defer cancel()
+	for {
+		n.mu.Lock()
+		if n.closed {
+			n.mu.Unlock()
+			return nil, errors.New("node is closed")
+		}
+		if p, ok := n.peers[node]; ok {
+			n.mu.Unlock()
+			return p, nil
+		}
+		d, dialing := n.dials[node]
+		if !dialing {
+			d = &dial{done: make(chan struct{})}
+			n.dials[node] = d
+			n.mu.Unlock()
+			n.runDial(ctx, d, node, addr, via)
+		} else {
+			n.mu.Unlock()
+		}
+		select {
+		case <-d.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("connect to %s: %w", node, ctx.Err())
+		}
+		if errors.Is(d.err, transport.ErrAlreadyConnected) {
+			// The peer kept its own connection to us (simultaneous
+			// connect), which shows up in the table once its
+			// handshake ends.
+			if p, err := n.waitPeer(ctx, node); err == nil {
+				return p, nil
+			}
+		}
+		if d.err != nil {
+			return nil, d.err
+		}
+	}
+}
+
+// waitPeer waits until node is in the table or ctx is done.
+func (n *Node) waitPeer(ctx context.Context, node string) (*peer, error) {
+	for {
+		n.mu.Lock()
+		p, ok := n.peers[node]
+		changed := n.changed
+		n.mu.Unlock()
+		if ok {
+			return p, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("connect to %s: %w", node, ctx.Err())
+		}
+	}
+}
+
+// runDial dials node and settles the result into the table.
+func (n *Node) runDial(ctx context.Context, d *dial, node, addr, via string) {
+	var err error
+	defer func() {
+		n.mu.Lock()
+		delete(n.dials, node)
+		n.mu.Unlock()
+		d.err = err
+		close(d.done)
+	}()
+	if addr == "" {
+		addr, err = n.resolve(ctx, node)
+		if err != nil {
+			return
+		}
+	}
+	c, err := transport.Dial(ctx, addr, n.tcfg, node)
+	if err != nil {
+		err = fmt.Errorf("connect to %s at %s: %w", node, addr, err)
+		return
+	}
+	if via == "" {
+		via = "node"
+	}
+	n.keep(c, true, via)
+}
+
+// resolve asks the port mapper on node's host for node's port.
+func (n *Node) resolve(ctx context.Context, node string) (string, error) {
+	local, host := SplitName(node)
+	ip, err := n.hostIP(ctx, host)
+	if err != nil {
+		return "", err
+	}
+	port, err := epmd.PortFromEnv()
+	if err != nil {
+		return "", err
+	}
+	epmdAddr := net.JoinHostPort(ip, strconv.Itoa(port))
+	nodePort, err := epmd.Lookup(ctx, epmdAddr, local)
+	if errors.Is(err, epmd.ErrNotFound) {
+		return "", fmt.Errorf("connect to %s: no node named %s is registered on host %s", node, local, host)
+	}
+	if err != nil {
+		return "", fmt.Errorf("connect to %s: ask the port mapper at %s: %w", node, epmdAddr, err)
+	}
+	return net.JoinHostPort(ip, strconv.Itoa(nodePort)), nil
+}
+
+// hostIP resolves host to one address. This machine's own host name is
+// served by loopback, so a node on the same host is reached even where
+// the host name resolves to an address of another interface.
+func (n *Node) hostIP(ctx context.Context, host string) (string, error) {
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.String(), nil
+	}
+	_, own := SplitName(n.name)
+	if host == own {
+		return "127.0.0.1", nil
+	}
+	addrs, err := net.DefaultResolver.LookupHost(ctx, host)
+	if err != nil {
+		return "", fmt.Errorf("resolve host %s: %w", host, err)
+	}
+	if len(addrs) == 0 {
+		return "", fmt.Errorf("resolve host %s: no addresses", host)
+	}
+	return addrs[0], nil
+}
+
+func (n *Node) acceptLoop() {
+	defer n.wg.Done()
+	for {
+		c, err := n.listener.Accept()
+		if err != nil {
+			if n.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			n.log.Error("accept failed", "err", err)
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-n.ctx.Done():
+				return
+			}
+			continue
+		}
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.handshake(c)
+		}()
+	}
+}
+
+// handshake runs the server side of the handshake on an incoming
+// connection.
+func (n *Node) handshake(c net.Conn) {
+	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.ConnectTimeout)
+	defer cancel()
+	tc, err := transport.Accept(ctx, c, n.tcfg, n.admit)
+	if err != nil {
+		n.reportRejected(c.RemoteAddr().String(), err)
+		return
+	}
+	n.keep(tc, false, "incoming")
+}
+
+// admit decides whether to go on with the handshake of an incoming
+// connection from peerName. When both nodes dial each other at the same
+// moment, the attempt made by the node with the smaller name wins on
+// both sides, so exactly one connection is left.
+func (n *Node) admit(peerName string) transport.Status {
+	if peerName == n.name {
+		return transport.StatusNameInUse
+	}
+	if _, err := ParseName(peerName); err != nil {
+		return transport.StatusNotAllowed
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return transport.StatusNotAllowed
+	}
+	if _, ok := n.peers[peerName]; ok {
+		return transport.StatusAlive
+	}
+	if _, dialing := n.dials[peerName]; dialing && n.name < peerName {
+		return transport.StatusAlive
+	}
+	return transport.StatusOK
+}
+
+// keep puts a connection whose handshake finished into the table. If the
+// table holds one to the same node already (both sides dialed and both
+// handshakes passed admit), the one dialed by the node with the smaller
+// name stays and the other is closed; both nodes decide alike.
+func (n *Node) keep(c *transport.Conn, outgoing bool, via string) {
+	name := c.Peer()
+	p := &peer{name: name, conn: c, since: time.Now(), outgoing: outgoing, via: via}
+
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		c.Close()
+		return
+	}
+	old, exists := n.peers[name]
+	var drop *transport.Conn
+	if exists {
+		if dialedBySmaller(n.name, name, outgoing) && !dialedBySmaller(n.name, name, old.outgoing) {
+			drop = old.conn
+			p.since = old.since
+			n.peers[name] = p
+		} else {
+			drop = c
+		}
+	} else {
+		n.peers[name] = p
+		delete(n.backoff, name)
+		delete(n.reported, name)
+		n.emitLocked(Event{Kind: NodeUp, Node: name})
+	}
+	kept := n.peers[name]
+	n.mu.Unlock()
+
+	if drop != nil {
+		drop.Close()
+	}
+	if kept != p {
+		return
+	}
+	c.Start(&peerHandler{n: n, p: p})
+	if !exists {
+		logVia := via
+		if via == "incoming" {
+			logVia = "node"
+		}
+		n.log.With("component", logVia).Info("connected to " + term.Inspect(term.Atom(name)))
+	}
+}
+
+// dialedBySmaller reports whether a connection between self and peer was
+// dialed by the one of the two with the smaller name.
+func dialedBySmaller(self, peer string, outgoing bool) bool {
+	if outgoing {
+		return self < peer
+	}
+	return peer < self
+}
+
+// peerHandler receives a kept connection's messages and its end.
+type peerHandler struct {
+	n *Node
+	p *peer
+}
+
+func (h *peerHandler) HandleMessage(to, from string, payload []byte) {
+	msg, err := term.Unmarshal(payload)
+	if err != nil {
+		h.n.log.Warn("undecodable message dropped", "peer", h.p.name, "to", to, "err", err)
+		return
+	}
+	h.n.deliver(to, msg)
+}
+
+func (h *peerHandler) HandleDown(err error) {
+	n := h.n
+	n.mu.Lock()
+	current := n.peers[h.p.name] == h.p
+	if current {
+		delete(n.peers, h.p.name)
+	}
+	reason := transport.Reason(err)
+	if current && !n.closed {
+		n.emitLocked(Event{Kind: NodeDown, Node: h.p.name, Reason: reason})
+	}
+	closing := n.closed
+	n.mu.Unlock()
+	if current && !closing {
+		n.log.Info("disconnected from "+term.Inspect(term.Atom(h.p.name)), "reason", reason)
+	}
+}
+
+// ConnectLater starts a connection attempt to node at addr in the
+// background and returns at once; via names the strategy. Attempts to a
+// node that failed recently wait for its back-off, which doubles with each
+// failure from 0.5 s up to 10 s. Failures are logged once per node and
+// reason until the node connects.
+func (n *Node) ConnectLater(node, addr, via string) {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return
+	}
+	if _, ok := n.peers[node]; ok {
+		n.mu.Unlock()
+		return
+	}
+	if _, ok := n.dials[node]; ok {
+		n.mu.Unlock()
+		return
+	}
+	if r := n.backoff[node]; r != nil && time.Now().Before(r.next) {
+		n.mu.Unlock()
+		return
+	}
+	n.mu.Unlock()
+
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		_, err := n.connect(n.ctx, node, addr, via)
+		if err == nil || n.ctx.Err() != nil {
+			return
+		}
+		n.mu.Lock()
+		r := n.backoff[node]
+		if r == nil {
+			r = &retry{}
+			n.backoff[node] = r
+		}
+		r.failures++
+		wait := minBackoff << min(r.failures-1, 5)
+		r.next = time.Now().Add(min(wait, maxBackoff))
+		n.mu.Unlock()
+		n.reportConnectError(node, via, err)
+	}()
+}
+
+// reportConnectError logs a failed attempt to node, once per node and
+// kind of failure.
+func (n *Node) reportConnectError(node, via string, err error) {
+	if !n.firstReport(node, errorKind(err)) {
+		return
+	}
+	msg := "cannot connect to " + term.Inspect(term.Atom(node))
+	if errors.Is(err, transport.ErrBadCookie) {
+		msg += ": the cookies differ (the peer rejected ours, or its proof failed)"
+	}
+	n.log.With("component", via).Warn(msg, "err", err)
+}
+
+// reportRejected logs a failed incoming handshake once per peer and kind
+// of failure.
+func (n *Node) reportRejected(remote string, err error) {
+	var herr *transport.HandshakeError
+	peerName := ""
+	if errors.As(err, &herr) {
+		peerName = herr.Peer
+	}
+	if errors.Is(err, transport.ErrAlreadyConnected) {
+		return
+	}
+	who := peerName
+	if who == "" {
+		who = remote
+	}
+	if !n.firstReport(who, errorKind(err)) {
+		return
+	}
+	msg := "rejected connection from " + remote
+	if peerName != "" {
+		msg = "rejected connection from " + term.Inspect(term.Atom(peerName))
+	}
+	if errors.Is(err, transport.ErrBadCookie) {
+		msg += ": it does not have our cookie"
+	}
+	n.log.Warn(msg, "addr", remote, "err", err)
+}
+
+// firstReport records that who failed with kind and reports whether it
+// is the first such failure since who last connected.
+func (n *Node) firstReport(who, kind string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	kinds := n.reported[who]
+	if kinds == nil {
+		kinds = make(map[string]bool)
+		n.reported[who] = kinds
+	}
+	if kinds[kind] {
+		return false
+	}
+	kinds[kind] = true
+	return true
+}
+
+// errorKind names the kind of a connection error, so that a repeated
+// failure of the same kind is logged once.
+func errorKind(err error) string {
+	for _, known := range []error{
+		transport.ErrBadCookie, transport.ErrNameInUse, transport.ErrNotAllowed,
+		transport.ErrVersion, context.DeadlineExceeded,
+	} {
+		if errors.Is(err, known) {
+			return known.Error()
+		}
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return op.Op
+	}
+	return "other"
+}

@@ -1,0 +1,330 @@
+// Package node is the gonode runtime: a named node that listens for other
+// nodes, registers its name with the host's port mapper, keeps a table of
+// authenticated connections, and delivers messages to registered
+// mailboxes. It follows Erlang distribution: Connect and Ping connect on
+// demand, a connection is shared by both directions, and nodeup and
+// nodedown events carry a reason.
+//
+// A program embeds a node with Start and ends it with Close:
+//
+//	n, err := node.Start(ctx, node.Config{Name: "a@host", Cookie: node.NewCookie("secret")})
+//	...
+//	defer n.Close()
+//	inbox := n.Register("inbox")
+//
+// Every method of Node is safe for concurrent use.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gonode/gonode/node/epmd"
+	"github.com/gonode/gonode/node/term"
+	"github.com/gonode/gonode/transport"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultConnectTimeout = 5 * time.Second
+	DefaultPingTimeout    = 5 * time.Second
+	DefaultMailboxLimit   = 100_000
+)
+
+// Config sets up a node. Name and Cookie are required.
+type Config struct {
+	// Name is the full node name, "name@host".
+	Name string
+	// Cookie is the secret that every peer must prove it shares.
+	Cookie Cookie
+	// ListenAddr is the TCP address to listen on; empty means ":0", any
+	// free port on every interface.
+	ListenAddr string
+	// EPMDAddr is the port mapper to register with. Empty means
+	// 127.0.0.1 and the port from GONODE_EPMD_PORT, else 4369.
+	EPMDAddr string
+	// NoEPMD turns the port mapper off: the node does not register, and
+	// peers must be reached by address.
+	NoEPMD bool
+	// StartEPMD starts a port mapper, as "gonode epmd -daemon" run from
+	// the executable Executable, when none answers. Empty means the
+	// running executable.
+	StartEPMD  bool
+	Executable string
+
+	// ConnectTimeout bounds one connection attempt; PingTimeout bounds
+	// Ping, connection included.
+	ConnectTimeout time.Duration
+	PingTimeout    time.Duration
+	// TickInterval and TickTimeout set the transport's heartbeat: a peer
+	// silent for TickTimeout is declared down.
+	TickInterval time.Duration
+	TickTimeout  time.Duration
+	// MailboxLimit is the most messages a mailbox holds; more are dropped
+	// and counted.
+	MailboxLimit int
+
+	// Logger receives the node's log records; nil discards them.
+	Logger *slog.Logger
+}
+
+// Node is a running node. Make one with Start.
+type Node struct {
+	cfg      Config
+	name     string
+	log      *slog.Logger
+	tcfg     transport.Config
+	listener net.Listener
+	epmdReg  *epmd.Registration
+	epmdAddr string
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu        sync.Mutex
+	peers     map[string]*peer           // guarded by mu; connected nodes by name
+	dials     map[string]*dial           // guarded by mu; outgoing attempts in flight
+	changed   chan struct{}              // guarded by mu; closed when peers changes
+	mailboxes map[string]*Mailbox        // guarded by mu
+	watchers  []chan Event               // guarded by mu
+	backoff   map[string]*retry          // guarded by mu; failed attempts per peer
+	reported  map[string]map[string]bool // guarded by mu; kinds of failure logged, by peer
+	closed    bool                       // guarded by mu
+
+	closeOnce sync.Once
+}
+
+// Start starts a node: it listens, registers the name with the port
+// mapper and accepts connections until Close. When the port mapper
+// already holds the name, Start fails with an error wrapping
+// epmd.ErrNameInUse.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	if _, err := ParseName(cfg.Name); err != nil {
+		return nil, err
+	}
+	if cfg.Cookie.IsZero() {
+		return nil, errors.New("node: the cookie is empty")
+	}
+	if cfg.ListenAddr == "" {
+		cfg.ListenAddr = ":0"
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	if cfg.PingTimeout <= 0 {
+		cfg.PingTimeout = DefaultPingTimeout
+	}
+	if cfg.MailboxLimit <= 0 {
+		cfg.MailboxLimit = DefaultMailboxLimit
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	n := &Node{
+		cfg:       cfg,
+		name:      cfg.Name,
+		log:       logger.With("component", "node"),
+		peers:     make(map[string]*peer),
+		dials:     make(map[string]*dial),
+		changed:   make(chan struct{}),
+		mailboxes: make(map[string]*Mailbox),
+		backoff:   make(map[string]*retry),
+		reported:  make(map[string]map[string]bool),
+	}
+	n.tcfg = transport.Config{
+		Name:         cfg.Name,
+		Cookie:       cfg.Cookie.Bytes(),
+		TickInterval: cfg.TickInterval,
+		TickTimeout:  cfg.TickTimeout,
+		Logger:       logger,
+	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+
+	l, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		n.cancel()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+	}
+	n.listener = l
+
+	if !cfg.NoEPMD {
+		if err := n.register(ctx); err != nil {
+			l.Close()
+			n.cancel()
+			return nil, err
+		}
+	}
+
+	n.wg.Add(1)
+	go n.acceptLoop()
+	return n, nil
+}
+
+func (n *Node) register(ctx context.Context) error {
+	addr := n.cfg.EPMDAddr
+	if addr == "" {
+		port, err := epmd.PortFromEnv()
+		if err != nil {
+			return err
+		}
+		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	}
+	n.epmdAddr = addr
+	if n.cfg.StartEPMD {
+		exe := n.cfg.Executable
+		if exe == "" {
+			var err error
+			if exe, err = os.Executable(); err != nil {
+				return fmt.Errorf("find executable to start the port mapper: %w", err)
+			}
+		}
+		if err := epmd.EnsureRunning(ctx, addr, exe); err != nil {
+			return fmt.Errorf("start port mapper at %s: %w", addr, err)
+		}
+	}
+	local, host := SplitName(n.name)
+	reg, err := epmd.Register(ctx, addr, local, n.Port())
+	if errors.Is(err, epmd.ErrNameInUse) {
+		return fmt.Errorf("the name %s is already in use on host %s: %w", local, host, err)
+	}
+	if err != nil {
+		return fmt.Errorf("register %s with the port mapper at %s: %w", local, addr, err)
+	}
+	n.epmdReg = reg
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		select {
+		case <-reg.Done():
+			// NOTE: the node does not register again, so after this,
+			// peers can reach it by address (gossip) but not by name.
+			if n.ctx.Err() == nil {
+				n.log.Error("lost the port mapper registration; peers cannot find this node by name", "epmd", addr, "err", reg.Err())
+			}
+		case <-n.ctx.Done():
+		}
+	}()
+	return nil
+}
+
+// Name returns the node's full name.
+func (n *Node) Name() string { return n.name }
+
+// Addr returns the address the node listens on.
+func (n *Node) Addr() net.Addr { return n.listener.Addr() }
+
+// Port returns the TCP port the node listens on.
+func (n *Node) Port() int { return n.listener.Addr().(*net.TCPAddr).Port }
+
+// EPMDAddr returns the port mapper the node registered with, or "" when it
+// runs without one.
+func (n *Node) EPMDAddr() string {
+	if n.epmdReg == nil {
+		return ""
+	}
+	return n.epmdAddr
+}
+
+// Close says goodbye to every peer, closes the listener and the port
+// mapper registration, and waits for the node's goroutines. It is safe to
+// call more than once.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.mu.Lock()
+		n.closed = true
+		peers := make([]*peer, 0, len(n.peers))
+		for _, p := range n.peers {
+			peers = append(peers, p)
+		}
+		n.mu.Unlock()
+
+		n.cancel()
+		n.listener.Close()
+		var wg sync.WaitGroup
+		for _, p := range peers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p.conn.Close()
+			}()
+		}
+		wg.Wait()
+		if n.epmdReg != nil {
+			n.epmdReg.Close()
+		}
+		n.wg.Wait()
+
+		n.mu.Lock()
+		for _, w := range n.watchers {
+			close(w)
+		}
+		n.watchers = nil
+		n.mu.Unlock()
+	})
+	return nil
+}
+
+// Done returns a channel that is closed when the node starts closing.
+func (n *Node) Done() <-chan struct{} { return n.ctx.Done() }
+
+// Register makes a mailbox under name, or returns the one already there.
+// Messages sent to {name, node} are put in it.
+func (n *Node) Register(name string) *Mailbox {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if mb, ok := n.mailboxes[name]; ok {
+		return mb
+	}
+	mb := newMailbox(name, n.cfg.MailboxLimit)
+	n.mailboxes[name] = mb
+	return mb
+}
+
+// Unregister removes the mailbox registered under name.
+func (n *Node) Unregister(name string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.mailboxes, name)
+}
+
+// Send sends msg to the mailbox registered as name on node, connecting to
+// node first when needed. A message to this node is delivered at once.
+// As in Erlang, a message to a name nobody registered is dropped without
+// an error; an error means the message could not be sent at all.
+func (n *Node) Send(ctx context.Context, name, node string, msg any) error {
+	if node == n.name {
+		n.deliver(name, msg)
+		return nil
+	}
+	payload, err := term.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("send to {%s, %s}: %w", name, node, err)
+	}
+	p, err := n.connect(ctx, node, "", "")
+	if err != nil {
+		return fmt.Errorf("send to {%s, %s}: %w", name, node, err)
+	}
+	return p.conn.Send(name, n.name, payload)
+}
+
+func (n *Node) deliver(name string, msg any) {
+	n.mu.Lock()
+	mb := n.mailboxes[name]
+	n.mu.Unlock()
+	if mb == nil {
+		n.log.Debug("message to an unregistered name dropped", "name", name)
+		return
+	}
+	if !mb.put(msg) {
+		n.log.Warn("mailbox full, message dropped", "name", name, "limit", n.cfg.MailboxLimit, "dropped", mb.Dropped())
+	}
+}

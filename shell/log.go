@@ -1,0 +1,207 @@
+package shell
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fatih/color"
+)
+
+// SwitchWriter is an io.Writer whose destination can be changed while
+// other goroutines write to it, so that log lines go to standard error
+// until the shell's line editor takes over the terminal, and then through
+// the editor, which prints them above the prompt.
+type SwitchWriter struct {
+	mu sync.Mutex
+	w  io.Writer // guarded by mu
+}
+
+// NewSwitchWriter returns a SwitchWriter that writes to w.
+func NewSwitchWriter(w io.Writer) *SwitchWriter { return &SwitchWriter{w: w} }
+
+// Set makes later writes go to w and returns the previous destination.
+func (s *SwitchWriter) Set(w io.Writer) io.Writer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.w
+	s.w = w
+	return old
+}
+
+// Write writes p to the current destination. One call is one line, and
+// lines from different goroutines never interleave.
+func (s *SwitchWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// LogHandler is a slog.Handler that writes records in the manner of
+// Elixir's Logger and libcluster: "[info] [gossip] connected to :"b@h"",
+// with the record's "component" attribute in the second bracket and the
+// other attributes after the message as key=value.
+type LogHandler struct {
+	out       io.Writer
+	level     slog.Leveler
+	color     bool
+	timestamp bool
+	component string
+	attrs     string // preformatted " key=value" pairs
+	group     string // key prefix for later attributes
+}
+
+// LogOptions set up a LogHandler.
+type LogOptions struct {
+	Level slog.Leveler // nil means Info
+	// Color paints the level as Elixir's Logger does: debug cyan, warning
+	// yellow, error red.
+	Color bool
+	// Timestamp starts each line with the wall-clock time, for logs that
+	// outlive a terminal session (--no-shell).
+	Timestamp bool
+}
+
+// NewLogHandler returns a handler that writes one line a record to out.
+// out should be safe for concurrent writes, as SwitchWriter is.
+func NewLogHandler(out io.Writer, opts LogOptions) *LogHandler {
+	level := opts.Level
+	if level == nil {
+		level = slog.LevelInfo
+	}
+	return &LogHandler{out: out, level: level, color: opts.Color, timestamp: opts.Timestamp}
+}
+
+// Enabled reports whether records at level are written.
+func (h *LogHandler) Enabled(_ context.Context, level slog.Level) bool {
+	return level >= h.level.Level()
+}
+
+// Handle writes r as one line.
+func (h *LogHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	if h.timestamp {
+		t := r.Time
+		if t.IsZero() {
+			t = time.Now()
+		}
+		b.WriteString(t.Format("15:04:05.000 "))
+	}
+	b.WriteString(h.levelTag(r.Level))
+	component := h.component
+	var attrs strings.Builder
+	attrs.WriteString(h.attrs)
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "component" && h.group == "" {
+			component = a.Value.String()
+			return true
+		}
+		writeAttr(&attrs, h.group, a)
+		return true
+	})
+	if component != "" {
+		b.WriteString(" [")
+		b.WriteString(component)
+		b.WriteString("]")
+	}
+	b.WriteString(" ")
+	b.WriteString(r.Message)
+	b.WriteString(attrs.String())
+	b.WriteString("\n")
+	_, err := io.WriteString(h.out, b.String())
+	return err
+}
+
+func (h *LogHandler) levelTag(level slog.Level) string {
+	var name string
+	var c *color.Color
+	switch {
+	case level >= slog.LevelError:
+		name, c = "error", color.New(color.FgRed)
+	case level >= slog.LevelWarn:
+		name, c = "warning", color.New(color.FgYellow)
+	case level >= slog.LevelInfo:
+		name = "info"
+	default:
+		name, c = "debug", color.New(color.FgCyan)
+	}
+	tag := "[" + name + "]"
+	if h.color && c != nil {
+		c.EnableColor()
+		return c.Sprint(tag)
+	}
+	return tag
+}
+
+// WithAttrs returns a handler that adds attrs to every record.
+func (h *LogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	h2 := *h
+	var b strings.Builder
+	b.WriteString(h.attrs)
+	for _, a := range attrs {
+		if a.Key == "component" && h.group == "" {
+			h2.component = a.Value.String()
+			continue
+		}
+		writeAttr(&b, h.group, a)
+	}
+	h2.attrs = b.String()
+	return &h2
+}
+
+// WithGroup returns a handler that prefixes later attribute keys with name.
+func (h *LogHandler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
+	h2 := *h
+	h2.group = h.group + name + "."
+	return &h2
+}
+
+func writeAttr(b *strings.Builder, group string, a slog.Attr) {
+	a.Value = a.Value.Resolve()
+	if a.Equal(slog.Attr{}) {
+		return
+	}
+	if a.Value.Kind() == slog.KindGroup {
+		for _, ga := range a.Value.Group() {
+			writeAttr(b, group+a.Key+".", ga)
+		}
+		return
+	}
+	b.WriteString(" ")
+	b.WriteString(group)
+	b.WriteString(a.Key)
+	b.WriteString("=")
+	b.WriteString(quoteIfNeeded(a.Value.String()))
+}
+
+func quoteIfNeeded(s string) string {
+	if s == "" || strings.ContainsAny(s, " \t\n\"=") {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+var _ slog.Handler = (*LogHandler)(nil)
+
+// ParseLevel parses a log level name as --log-level takes it.
+func ParseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info", "":
+		return slog.LevelInfo, nil
+	case "warning", "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("invalid log level %q: want debug, info, warning or error", s)
+}

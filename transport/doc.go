@@ -1,0 +1,18 @@
+// Package transport carries messages between two gonode nodes over TCP.
+//
+// A connection starts with a challenge/response handshake in which both
+// sides prove that they know the shared cookie without sending it (see
+// [Dial], [Accept] and [HandshakeVersion]). After the handshake the owner
+// decides whether to keep the connection and calls [Conn.Start], which runs
+// one reader and one writer goroutine. Messages are opaque byte payloads
+// addressed by a registered name; the transport does not look inside them.
+//
+// Every frame on the wire is a 4-byte big-endian length followed by that
+// many bytes of body. A body of length zero is a tick. Any other body is a
+// msgpack array whose first element is the [FrameType]. The layout of each
+// frame type is documented at its constant.
+//
+// Liveness follows Erlang's net_kernel ticks: a side that has sent nothing
+// for [Config.TickInterval] sends a tick, and a side that has received
+// nothing for [Config.TickTimeout] considers the peer down.
+package transport

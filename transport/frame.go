@@ -1,0 +1,401 @@
+package transport
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
+// FrameType is the first element of a frame body. Numbers are append-only:
+// a number, once used, is never reused for another layout, and new fields
+// are only ever added at the end of a layout. A decoder skips trailing
+// fields it does not know, so an older node can read a newer node's frames.
+//
+// In the layouts below, uint is any msgpack integer form with a
+// non-negative value, str and bin accept either msgpack str or bin (and nil
+// as empty), and [32]bin is a binary of exactly 32 bytes, which the
+// handshake checks.
+type FrameType uint8
+
+const (
+	// FrameTick is a frame with an empty body: 4 zero bytes on the wire and
+	// no msgpack. It only proves that the sender is alive. Type 0 is never
+	// used inside a msgpack body.
+	FrameTick FrameType = 0
+
+	// FrameHello opens the handshake, client to server:
+	//	[1, version uint, name str, nonce [32]bin]
+	FrameHello FrameType = 1
+
+	// FrameStatus is the server's verdict on a hello, or a rejection of the
+	// client's reply:
+	//	[2, code uint, reason str, name str, nonce bin]
+	// With StatusOK, name is the server's node name and nonce its 32-byte
+	// challenge. Otherwise both are empty and reason is a human-readable
+	// explanation.
+	FrameStatus FrameType = 2
+
+	// FrameReply is the client's proof of the cookie, client to server:
+	//	[3, digest [32]bin]
+	FrameReply FrameType = 3
+
+	// FrameAck is the server's proof of the cookie, server to client, and
+	// ends the handshake:
+	//	[4, digest [32]bin]
+	FrameAck FrameType = 4
+
+	// FrameMessage carries one message to the registered name to:
+	//	[5, to str, from str, payload bin]
+	// The payload is opaque to the transport (a msgpack term for gonode).
+	FrameMessage FrameType = 5
+
+	// FramePing asks the peer to send a FramePong with the same id:
+	//	[6, id uint]
+	FramePing FrameType = 6
+
+	// FramePong returns the id of a FramePing:
+	//	[7, id uint]
+	FramePong FrameType = 7
+
+	// FrameGoodbye announces that the sender closes the connection:
+	//	[8, reason str]
+	FrameGoodbye FrameType = 8
+)
+
+// frameHeaderSize is the size of the big-endian length before each body.
+const frameHeaderSize = 4
+
+var frameTypeNames = [...]string{
+	FrameTick:    "tick",
+	FrameHello:   "hello",
+	FrameStatus:  "status",
+	FrameReply:   "reply",
+	FrameAck:     "ack",
+	FrameMessage: "message",
+	FramePing:    "ping",
+	FramePong:    "pong",
+	FrameGoodbye: "goodbye",
+}
+
+func (t FrameType) String() string {
+	if int(t) < len(frameTypeNames) {
+		return frameTypeNames[t]
+	}
+	return fmt.Sprintf("frame type %d", uint8(t))
+}
+
+// Frame is one decoded frame. Only the fields that the layout of Type
+// lists are used: Version, Name and Nonce for hello; Status, Reason, Name
+// and Nonce for status; Digest for reply and ack; To, From and Payload for
+// message; ID for ping and pong; Reason for goodbye. A frame of an unknown
+// type decodes with only Type set.
+type Frame struct {
+	Type    FrameType
+	Version uint64
+	Status  Status
+	Name    string
+	Reason  string
+	Nonce   []byte
+	Digest  []byte
+	To      string
+	From    string
+	Payload []byte
+	ID      uint64
+}
+
+// AppendFrame appends f's length header and body to dst and returns the
+// extended slice. It fails with ErrFrameTooLarge when the body would exceed
+// maxSize bytes (0 means DefaultMaxFrameSize), and on an unknown type.
+func AppendFrame(dst []byte, f *Frame, maxSize int) ([]byte, error) {
+	if maxSize <= 0 {
+		maxSize = DefaultMaxFrameSize
+	}
+	maxSize = min(maxSize, maxUint32)
+	size, err := bodySize(f)
+	if err != nil {
+		return dst, err
+	}
+	if size > maxSize {
+		return dst, fmt.Errorf("%w: %s body of %d bytes exceeds the maximum %d", ErrFrameTooLarge, f.Type, size, maxSize)
+	}
+	dst = binary.BigEndian.AppendUint32(dst, uint32(size))
+	switch f.Type {
+	case FrameTick:
+	case FrameHello:
+		dst = appendArrayHeader(dst, 4)
+		dst = append(dst, byte(f.Type))
+		dst = appendUint(dst, f.Version)
+		dst = appendStr(dst, f.Name)
+		dst = append(appendBinHeader(dst, len(f.Nonce)), f.Nonce...)
+	case FrameStatus:
+		dst = appendArrayHeader(dst, 5)
+		dst = append(dst, byte(f.Type))
+		dst = appendUint(dst, uint64(f.Status))
+		dst = appendStr(dst, f.Reason)
+		dst = appendStr(dst, f.Name)
+		dst = append(appendBinHeader(dst, len(f.Nonce)), f.Nonce...)
+	case FrameReply, FrameAck:
+		dst = appendArrayHeader(dst, 2)
+		dst = append(dst, byte(f.Type))
+		dst = append(appendBinHeader(dst, len(f.Digest)), f.Digest...)
+	case FrameMessage:
+		dst = appendMessageBody(dst, f.To, f.From, f.Payload)
+	case FramePing, FramePong:
+		dst = appendControl(dst, f.Type, f.ID)
+	case FrameGoodbye:
+		dst = appendArrayHeader(dst, 2)
+		dst = append(dst, byte(f.Type))
+		dst = appendStr(dst, f.Reason)
+	}
+	return dst, nil
+}
+
+// bodySize returns the encoded size of f's body without encoding it.
+func bodySize(f *Frame) (int, error) {
+	var n int
+	switch f.Type {
+	case FrameTick:
+		return 0, nil
+	case FrameHello:
+		n = 2 + uintSize(f.Version) + strSize(f.Name) + binSize(f.Nonce)
+	case FrameStatus:
+		n = 2 + uintSize(uint64(f.Status)) + strSize(f.Reason) + strSize(f.Name) + binSize(f.Nonce)
+	case FrameReply, FrameAck:
+		n = 2 + binSize(f.Digest)
+	case FrameMessage:
+		n = messageBodySize(f.To, f.From, len(f.Payload))
+	case FramePing, FramePong:
+		n = 2 + uintSize(f.ID)
+	case FrameGoodbye:
+		n = 2 + strSize(f.Reason)
+	default:
+		return 0, fmt.Errorf("encode frame: unknown %s", f.Type)
+	}
+	return n, nil
+}
+
+func strSize(s string) int { return strHeaderSize(len(s)) + len(s) }
+func binSize(b []byte) int { return binHeaderSize(len(b)) + len(b) }
+
+// messageBodySize returns the body size of a message frame.
+func messageBodySize(to, from string, payloadLen int) int {
+	return 2 + strSize(to) + strSize(from) + binHeaderSize(payloadLen) + payloadLen
+}
+
+// appendMessageBody appends a message body, without the length header.
+func appendMessageBody(dst []byte, to, from string, payload []byte) []byte {
+	dst = append(dst, 0x94, byte(FrameMessage))
+	dst = appendStr(dst, to)
+	dst = appendStr(dst, from)
+	dst = appendBinHeader(dst, len(payload))
+	return append(dst, payload...)
+}
+
+// appendControl appends a ping or pong body, without the length header.
+func appendControl(dst []byte, t FrameType, id uint64) []byte {
+	dst = append(dst, 0x92, byte(t))
+	return appendUint(dst, id)
+}
+
+// DecodeFrame decodes a frame body, without its length header, into f. The
+// byte fields of f (Nonce, Digest, Payload) alias body. An empty body is a
+// tick. The error wraps ErrMalformedFrame.
+func DecodeFrame(body []byte, f *Frame) error {
+	return decodeFrame(body, f, nil)
+}
+
+// internCache keeps the last message addresses, so that a stream of
+// messages between the same names converts them to strings only once.
+type internCache struct {
+	to, from string
+}
+
+func intern(last *string, b []byte) string {
+	// The compiler does not allocate for this comparison.
+	if string(b) == *last {
+		return *last
+	}
+	*last = string(b)
+	return *last
+}
+
+func decodeFrame(body []byte, f *Frame, cache *internCache) error {
+	*f = Frame{}
+	if len(body) == 0 {
+		return nil
+	}
+	d := mpDecoder{b: body}
+	fields, err := d.readArrayLen()
+	if err != nil {
+		return err
+	}
+	if fields == 0 {
+		return d.errorf("empty array has no frame type")
+	}
+	t, err := d.readUint()
+	if err != nil {
+		return err
+	}
+	if t == 0 || t > 0xff {
+		return d.errorf("invalid frame type %d", t)
+	}
+	f.Type = FrameType(t)
+	known, err := decodeFields(&d, f, fields-1, cache)
+	if err != nil {
+		return fmt.Errorf("decode %s: %w", f.Type, err)
+	}
+	for range fields - 1 - known {
+		if err := d.skip(0); err != nil {
+			return fmt.Errorf("decode %s: %w", f.Type, err)
+		}
+	}
+	if d.remaining() != 0 {
+		return fmt.Errorf("decode %s: %w", f.Type, d.errorf("%d bytes after the frame", d.remaining()))
+	}
+	return nil
+}
+
+// decodeFields decodes the fields that f.Type defines and returns how many
+// it read. fields is the number of array elements after the type.
+func decodeFields(d *mpDecoder, f *Frame, fields int, cache *internCache) (int, error) {
+	var want int
+	switch f.Type {
+	case FrameHello:
+		want = 3
+	case FrameStatus:
+		want = 4
+	case FrameReply, FrameAck, FramePing, FramePong, FrameGoodbye:
+		want = 1
+	case FrameMessage:
+		want = 3
+	default:
+		// An unknown type: the caller skips every field.
+		return 0, nil
+	}
+	if fields < want {
+		return 0, d.errorf("%d fields, want at least %d", fields, want)
+	}
+	var err error
+	switch f.Type {
+	case FrameHello:
+		if f.Version, err = d.readUint(); err != nil {
+			return 0, err
+		}
+		if f.Name, err = readString(d); err != nil {
+			return 0, err
+		}
+		f.Nonce, err = d.readBytes()
+	case FrameStatus:
+		var code uint64
+		if code, err = d.readUint(); err != nil {
+			return 0, err
+		}
+		if code > 0xff {
+			return 0, d.errorf("status code %d out of range", code)
+		}
+		f.Status = Status(code)
+		if f.Reason, err = readString(d); err != nil {
+			return 0, err
+		}
+		if f.Name, err = readString(d); err != nil {
+			return 0, err
+		}
+		f.Nonce, err = d.readBytes()
+	case FrameReply, FrameAck:
+		f.Digest, err = d.readBytes()
+	case FrameMessage:
+		err = decodeMessage(d, f, cache)
+	case FramePing, FramePong:
+		f.ID, err = d.readUint()
+	case FrameGoodbye:
+		f.Reason, err = readString(d)
+	}
+	return want, err
+}
+
+func decodeMessage(d *mpDecoder, f *Frame, cache *internCache) error {
+	to, err := d.readBytes()
+	if err != nil {
+		return err
+	}
+	from, err := d.readBytes()
+	if err != nil {
+		return err
+	}
+	if f.Payload, err = d.readBytes(); err != nil {
+		return err
+	}
+	if cache == nil {
+		f.To, f.From = string(to), string(from)
+		return nil
+	}
+	f.To = intern(&cache.to, to)
+	f.From = intern(&cache.from, from)
+	return nil
+}
+
+func readString(d *mpDecoder) (string, error) {
+	b, err := d.readBytes()
+	return string(b), err
+}
+
+// FrameReader reads frames from a stream. It is not safe for concurrent
+// use.
+type FrameReader struct {
+	r       *bufio.Reader
+	maxSize int
+	header  [frameHeaderSize]byte
+	buf     []byte
+	cache   internCache
+}
+
+// readBufferSize is the size of a FrameReader's bufio.Reader.
+const readBufferSize = 64 << 10
+
+// maxRetainedBuffer is the largest frame buffer a FrameReader keeps
+// between frames. A larger frame gets a buffer of its own, so one big
+// message does not pin a megabyte for the life of the connection.
+const maxRetainedBuffer = 64 << 10
+
+// NewFrameReader returns a FrameReader that reads from r and rejects
+// bodies larger than maxSize bytes (0 means DefaultMaxFrameSize).
+func NewFrameReader(r io.Reader, maxSize int) *FrameReader {
+	if maxSize <= 0 {
+		maxSize = DefaultMaxFrameSize
+	}
+	return &FrameReader{r: bufio.NewReaderSize(r, readBufferSize), maxSize: maxSize}
+}
+
+// ReadFrame reads the next frame into f. The byte fields of f (Nonce,
+// Digest, Payload) alias the reader's buffer and are valid only until the
+// next call. A length above the maximum fails with ErrFrameTooLarge before
+// any body is read or allocated. A stream that ends between frames returns
+// io.EOF, and one that ends inside a frame returns io.ErrUnexpectedEOF.
+func (fr *FrameReader) ReadFrame(f *Frame) error {
+	if _, err := io.ReadFull(fr.r, fr.header[:]); err != nil {
+		return err
+	}
+	size := binary.BigEndian.Uint32(fr.header[:])
+	if uint64(size) > uint64(fr.maxSize) {
+		return fmt.Errorf("%w: length %d exceeds the maximum %d", ErrFrameTooLarge, size, fr.maxSize)
+	}
+	body := fr.body(int(size))
+	if _, err := io.ReadFull(fr.r, body); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	return decodeFrame(body, f, &fr.cache)
+}
+
+func (fr *FrameReader) body(size int) []byte {
+	if size > maxRetainedBuffer {
+		return make([]byte, size)
+	}
+	if cap(fr.buf) < size {
+		fr.buf = make([]byte, min(max(size, 2*cap(fr.buf), 512), maxRetainedBuffer))
+	}
+	return fr.buf[:size]
+}

@@ -1,0 +1,414 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+)
+
+// HandshakeVersion is the handshake version this package speaks. A server
+// rejects a hello with any other version with StatusBadVersion.
+//
+// The handshake of version 1 runs in four frames:
+//
+//	client -> server  hello{version, client name, nonceC}
+//	server -> client  status{code, reason, server name, nonceS}
+//	client -> server  reply{HMAC(cookie, "gonode-v1 client" | nonceS | nonceC | names)}
+//	server -> client  ack{HMAC(cookie, "gonode-v1 server" | nonceC | nonceS | names)}
+//
+// Each nonce is 32 bytes from crypto/rand, fresh for each connection. The
+// HMAC is HMAC-SHA-256 keyed by the cookie, and names is the client name
+// then the server name, each prefixed by its length in one byte. Before
+// the status, the server asks its admit function whether to accept the
+// claimed name. If the code is not StatusOK, the server closes the
+// connection after the status. When the reply does not verify, the server
+// sends status{StatusBadCookie} in place of the ack and closes. The client
+// checks the ack the same way, so each side proves the cookie to the other
+// without sending it. A recorded handshake cannot be replayed to either
+// side, because each digest covers the other side's fresh nonce, and a
+// digest cannot be reflected, because the two labels differ.
+//
+// The whole handshake, dial included, runs under one deadline of
+// Config.HandshakeTimeout. Until the ack, frame bodies are limited to 1024
+// bytes, so an unauthenticated peer cannot make a node allocate
+// Config.MaxFrameSize.
+const HandshakeVersion = 1
+
+const (
+	nonceSize             = 32
+	handshakeMaxFrameSize = 1024
+	clientProofLabel      = "gonode-v1 client"
+	serverProofLabel      = "gonode-v1 server"
+)
+
+// Status is the code of a status frame. Numbers are append-only.
+type Status uint8
+
+// Status codes. A code this package does not know reads as a rejection
+// (ErrNotAllowed).
+const (
+	// StatusOK accepts the client and carries the server's challenge.
+	StatusOK Status = 1
+	// StatusAlive rejects a client whose node the server is already
+	// connected to.
+	StatusAlive Status = 2
+	// StatusNameInUse rejects a client that claims the server's own name or
+	// a name that is taken.
+	StatusNameInUse Status = 3
+	// StatusNotAllowed rejects a client for any other reason, such as an
+	// invalid name.
+	StatusNotAllowed Status = 4
+	// StatusBadVersion rejects a hello of an unsupported handshake version.
+	StatusBadVersion Status = 5
+	// StatusBadCookie rejects a reply whose digest does not verify.
+	StatusBadCookie Status = 6
+)
+
+var statusNames = [...]string{
+	StatusOK:         "ok",
+	StatusAlive:      "alive",
+	StatusNameInUse:  "name_in_use",
+	StatusNotAllowed: "not_allowed",
+	StatusBadVersion: "bad_version",
+	StatusBadCookie:  "bad_cookie",
+}
+
+func (s Status) String() string {
+	if int(s) < len(statusNames) && statusNames[s] != "" {
+		return statusNames[s]
+	}
+	return fmt.Sprintf("status %d", uint8(s))
+}
+
+// statusErr returns the sentinel error for a rejection with s.
+func statusErr(s Status) error {
+	switch s {
+	case StatusAlive:
+		return ErrAlreadyConnected
+	case StatusNameInUse:
+		return ErrNameInUse
+	case StatusBadVersion:
+		return ErrVersion
+	case StatusBadCookie:
+		return ErrBadCookie
+	default:
+		return ErrNotAllowed
+	}
+}
+
+// HandshakeError is the error Dial and Accept return when the handshake
+// fails. Err wraps one of the handshake sentinels (ErrBadCookie and so
+// on), a context error, or an I/O error.
+type HandshakeError struct {
+	// Peer is the peer's node name when it is known: the name the client
+	// claimed, or the name the server sent or the client dialed.
+	Peer string
+	// Addr is the peer's network address.
+	Addr string
+	Err  error
+}
+
+func (e *HandshakeError) Error() string {
+	if e.Peer == "" {
+		return fmt.Sprintf("handshake with %s: %v", e.Addr, e.Err)
+	}
+	return fmt.Sprintf("handshake with %q at %s: %v", e.Peer, e.Addr, e.Err)
+}
+
+func (e *HandshakeError) Unwrap() error { return e.Err }
+
+// handshake is the state one side keeps while it runs the handshake.
+type handshake struct {
+	cfg    Config
+	nc     net.Conn
+	fr     *FrameReader
+	wbuf   []byte
+	parent context.Context // the caller's context
+	ctx    context.Context // parent bounded by cfg.HandshakeTimeout
+	peer   string
+}
+
+// newHandshake applies the handshake deadline to nc. The returned function
+// lifts it and reports whether the context was still live.
+func newHandshake(parent context.Context, nc net.Conn, cfg Config, deadline time.Time) (*handshake, func() bool, context.CancelFunc) {
+	ctx, cancel := context.WithDeadlineCause(parent, deadline, ErrHandshakeTimeout)
+	h := &handshake{
+		cfg:    cfg,
+		nc:     nc,
+		fr:     NewFrameReader(nc, handshakeMaxFrameSize),
+		parent: parent,
+		ctx:    ctx,
+	}
+	deadline, _ = ctx.Deadline()
+	nc.SetDeadline(deadline)
+	// A canceled context interrupts a blocked read or write at once.
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+	lift := func() bool {
+		if !stop() {
+			return false
+		}
+		nc.SetDeadline(time.Time{})
+		return true
+	}
+	return h, lift, cancel
+}
+
+// fail wraps err, which happened during step, for the caller.
+func (h *handshake) fail(step string, err error) error {
+	switch {
+	case h.parent.Err() != nil:
+		err = fmt.Errorf("%s: %w", step, context.Cause(h.parent))
+	case h.ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded):
+		err = fmt.Errorf("%s: %w after %v (%w)", step, ErrHandshakeTimeout, h.cfg.HandshakeTimeout, context.DeadlineExceeded)
+	default:
+		err = fmt.Errorf("%s: %w", step, err)
+	}
+	return &HandshakeError{Peer: h.peer, Addr: h.nc.RemoteAddr().String(), Err: err}
+}
+
+func (h *handshake) write(f *Frame) error {
+	var err error
+	h.wbuf, err = AppendFrame(h.wbuf[:0], f, handshakeMaxFrameSize)
+	if err != nil {
+		return err
+	}
+	_, err = h.nc.Write(h.wbuf)
+	return err
+}
+
+// read reads the next frame and checks that it has one of the given types.
+func (h *handshake) read(f *Frame, types ...FrameType) error {
+	if err := h.fr.ReadFrame(f); err != nil {
+		return err
+	}
+	for _, t := range types {
+		if f.Type == t {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: got %s, want %v", ErrProtocol, f.Type, types)
+}
+
+// sendStatus sends a rejection. Its write error is dropped, because the
+// connection is closed right after and the rejection is what the caller
+// reports.
+func (h *handshake) sendStatus(s Status, reason string) {
+	h.write(&Frame{Type: FrameStatus, Status: s, Reason: reason})
+}
+
+func newNonce() ([]byte, error) {
+	nonce := make([]byte, nonceSize)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("make nonce: %w", err)
+	}
+	return nonce, nil
+}
+
+// proof computes a handshake digest. first is the nonce of the side that
+// verifies the digest, so a digest is only good for one challenge.
+func proof(cookie []byte, label string, first, second []byte, client, server string) []byte {
+	m := hmac.New(sha256.New, cookie)
+	m.Write([]byte(label))
+	m.Write(first)
+	m.Write(second)
+	m.Write([]byte{byte(len(client))})
+	m.Write([]byte(client))
+	m.Write([]byte{byte(len(server))})
+	m.Write([]byte(server))
+	return m.Sum(nil)
+}
+
+// Dial connects to addr over TCP and runs the client side of the
+// handshake. When expectPeer is not empty, the server must present that
+// node name, or Dial fails with ErrPeerMismatch. Handshake failures are
+// returned as a *HandshakeError. The returned Conn is not started.
+func Dial(ctx context.Context, addr string, cfg Config, expectPeer string) (*Conn, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(cfg.HandshakeTimeout)
+	dialCtx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	var d net.Dialer
+	nc, err := d.DialContext(dialCtx, "tcp", addr)
+	if err != nil {
+		if ctx.Err() == nil && dialCtx.Err() != nil {
+			return nil, fmt.Errorf("dial %s: %w after %v: %w", addr, ErrHandshakeTimeout, cfg.HandshakeTimeout, err)
+		}
+		return nil, fmt.Errorf("dial %s: %w", addr, err)
+	}
+	c, err := clientHandshake(ctx, nc, cfg, expectPeer, deadline)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func clientHandshake(ctx context.Context, nc net.Conn, cfg Config, expectPeer string, deadline time.Time) (*Conn, error) {
+	h, lift, cancel := newHandshake(ctx, nc, cfg, deadline)
+	defer cancel()
+	h.peer = expectPeer
+
+	nonceC, err := newNonce()
+	if err != nil {
+		return nil, h.fail("send hello", err)
+	}
+	hello := Frame{Type: FrameHello, Version: HandshakeVersion, Name: cfg.Name, Nonce: nonceC}
+	if err := h.write(&hello); err != nil {
+		return nil, h.fail("send hello", err)
+	}
+
+	var f Frame
+	if err := h.read(&f, FrameStatus); err != nil {
+		return nil, h.fail("read status", err)
+	}
+	if f.Status != StatusOK {
+		return nil, h.fail("read status", fmt.Errorf("%w: rejected with %s: %s", statusErr(f.Status), f.Status, f.Reason))
+	}
+	server := f.Name
+	if err := validateName(server); err != nil {
+		return nil, h.fail("read status", fmt.Errorf("%w: %w", ErrProtocol, err))
+	}
+	if expectPeer != "" && server != expectPeer {
+		return nil, h.fail("read status", fmt.Errorf("%w: the server is %q", ErrPeerMismatch, server))
+	}
+	h.peer = server
+	if len(f.Nonce) != nonceSize {
+		return nil, h.fail("read status", fmt.Errorf("%w: nonce of %d bytes, want %d", ErrProtocol, len(f.Nonce), nonceSize))
+	}
+	// The frame's bytes alias the reader's buffer, which the next read reuses.
+	nonceS := bytes.Clone(f.Nonce)
+
+	digest := proof(cfg.Cookie, clientProofLabel, nonceS, nonceC, cfg.Name, server)
+	if err := h.write(&Frame{Type: FrameReply, Digest: digest}); err != nil {
+		return nil, h.fail("send reply", err)
+	}
+
+	if err := h.read(&f, FrameAck, FrameStatus); err != nil {
+		return nil, h.fail("read ack", err)
+	}
+	if f.Type == FrameStatus {
+		return nil, h.fail("read ack", fmt.Errorf("%w: rejected with %s: %s", statusErr(f.Status), f.Status, f.Reason))
+	}
+	want := proof(cfg.Cookie, serverProofLabel, nonceC, nonceS, cfg.Name, server)
+	if !hmac.Equal(f.Digest, want) {
+		return nil, h.fail("read ack", fmt.Errorf("%w: the server's proof does not match our cookie", ErrBadCookie))
+	}
+	if !lift() {
+		return nil, h.fail("finish", h.ctx.Err())
+	}
+	cfg.Logger.Debug("handshake completed", "peer", server, "addr", nc.RemoteAddr().String(), "side", "client")
+	return newConn(nc, h.fr, cfg, server), nil
+}
+
+// Accept runs the server side of the handshake on nc, which the caller
+// has accepted from a listener. admit, if not nil, is called with the
+// client's claimed name after the hello and before the challenge. It
+// returns the status to send, and anything but StatusOK rejects the client.
+// A client that claims the server's own name is rejected with
+// StatusNameInUse before admit is called. On failure Accept closes nc and
+// returns a *HandshakeError. The returned Conn is not started.
+func Accept(ctx context.Context, nc net.Conn, cfg Config, admit func(peer string) Status) (*Conn, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	c, err := serverHandshake(ctx, nc, cfg, admit, time.Now().Add(cfg.HandshakeTimeout))
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func serverHandshake(ctx context.Context, nc net.Conn, cfg Config, admit func(peer string) Status, deadline time.Time) (*Conn, error) {
+	h, lift, cancel := newHandshake(ctx, nc, cfg, deadline)
+	defer cancel()
+
+	var f Frame
+	if err := h.read(&f, FrameHello); err != nil {
+		return nil, h.fail("read hello", err)
+	}
+	client := f.Name
+	if err := validateName(client); err != nil {
+		h.sendStatus(StatusNotAllowed, err.Error())
+		return nil, h.fail("read hello", fmt.Errorf("%w: %w", ErrNotAllowed, err))
+	}
+	h.peer = client
+	if f.Version != HandshakeVersion {
+		reason := fmt.Sprintf("handshake version %d is not supported, this node speaks %d", f.Version, HandshakeVersion)
+		h.sendStatus(StatusBadVersion, reason)
+		return nil, h.fail("read hello", fmt.Errorf("%w: %s", ErrVersion, reason))
+	}
+	if len(f.Nonce) != nonceSize {
+		h.sendStatus(StatusNotAllowed, "invalid nonce")
+		return nil, h.fail("read hello", fmt.Errorf("%w: nonce of %d bytes, want %d", ErrProtocol, len(f.Nonce), nonceSize))
+	}
+	nonceC := bytes.Clone(f.Nonce)
+
+	if st, reason := admitStatus(cfg.Name, client, admit); st != StatusOK {
+		h.sendStatus(st, reason)
+		return nil, h.fail("admit", fmt.Errorf("%w: rejected with %s: %s", statusErr(st), st, reason))
+	}
+
+	nonceS, err := newNonce()
+	if err != nil {
+		return nil, h.fail("send status", err)
+	}
+	if err := h.write(&Frame{Type: FrameStatus, Status: StatusOK, Name: cfg.Name, Nonce: nonceS}); err != nil {
+		return nil, h.fail("send status", err)
+	}
+
+	if err := h.read(&f, FrameReply); err != nil {
+		return nil, h.fail("read reply", err)
+	}
+	want := proof(cfg.Cookie, clientProofLabel, nonceS, nonceC, client, cfg.Name)
+	if !hmac.Equal(f.Digest, want) {
+		h.sendStatus(StatusBadCookie, "bad cookie")
+		return nil, h.fail("read reply", fmt.Errorf("%w: the client's proof does not match our cookie", ErrBadCookie))
+	}
+
+	digest := proof(cfg.Cookie, serverProofLabel, nonceC, nonceS, client, cfg.Name)
+	if err := h.write(&Frame{Type: FrameAck, Digest: digest}); err != nil {
+		return nil, h.fail("send ack", err)
+	}
+	if !lift() {
+		return nil, h.fail("finish", h.ctx.Err())
+	}
+	cfg.Logger.Debug("handshake completed", "peer", client, "addr", nc.RemoteAddr().String(), "side", "server")
+	return newConn(nc, h.fr, cfg, client), nil
+}
+
+// admitStatus decides whether the server accepts client, and returns the
+// status with a reason for the client.
+func admitStatus(self, client string, admit func(peer string) Status) (Status, string) {
+	if client == self {
+		return StatusNameInUse, fmt.Sprintf("%q is the server's own name", client)
+	}
+	if admit == nil {
+		return StatusOK, ""
+	}
+	st := admit(client)
+	switch st {
+	case StatusOK:
+		return st, ""
+	case StatusAlive:
+		return st, fmt.Sprintf("the server is already connected to %q", client)
+	case StatusNameInUse:
+		return st, fmt.Sprintf("the name %q is in use", client)
+	case StatusBadVersion, StatusBadCookie:
+		return st, "rejected by the server"
+	default:
+		return StatusNotAllowed, fmt.Sprintf("the server does not allow %q to connect", client)
+	}
+}
