@@ -156,7 +156,11 @@ func TestShellColorFollowsNoColor(t *testing.T) {
 			t.Errorf("env %v: color escapes = %v, want %v:\n%q", tc.env, hasColor, tc.color, a.text())
 		}
 		a.cmd.Process.Signal(syscall.SIGTERM)
-		<-a.done
+		select {
+		case <-a.done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("env %v: gonode still running 10s after SIGTERM", tc.env)
+		}
 	}
 }
 

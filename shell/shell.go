@@ -115,6 +115,16 @@ func runInteractive(ctx context.Context, rt *Runtime, opts Options) int {
 		return 1
 	}
 	defer rl.Close()
+	// SIGTERM, or the caller, ends the shell while it waits for a line.
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-ctx.Done():
+			rl.Close()
+		case <-stopped:
+		}
+	}()
 	if opts.Logs != nil {
 		old := opts.Logs.Set(rl.Stdout())
 		defer opts.Logs.Set(old)
