@@ -1,7 +1,7 @@
 // Package shell is gonode's interactive shell: a readline prompt in the
 // manner of iex when standard input is a terminal, and a line-by-line
 // command reader when it is not. The commands themselves are parsed and
-// evaluated by package commands; this package reads lines, prints
+// evaluated by package commands. This package reads lines, prints
 // results and keeps log lines from other goroutines above the prompt.
 package shell
 
@@ -24,8 +24,8 @@ import (
 	"github.com/gonode/gonode/node/term"
 )
 
-// MailboxName is the registered name of the shell's mailbox, as in the
-// main-job description: send({:shell, node}, msg) reaches the shell.
+// MailboxName is the registered name of the shell's mailbox, so that
+// send({:shell, node}, msg) from any node reaches the shell on node.
 const MailboxName = "shell"
 
 // maxLine is the longest line read from a pipe.

@@ -57,15 +57,80 @@ func Main(m *testing.M) {
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = os.Stderr
 	cmd.Env = append(os.Environ(), envMarker+"=1")
-	if err := cmd.Run(); err != nil {
-		if exit, ok := err.(*exec.ExitError); ok {
-			os.Exit(exit.ExitCode())
-		}
+	becomeSubreaper()
+	if err := cmd.Start(); err != nil {
 		fmt.Fprintf(os.Stderr, "nodetest: cannot run the tests in a private network namespace: %v\n", err)
 		fmt.Fprintln(os.Stderr, "nodetest: the tests need unshare(1) from util-linux and ip(8) from iproute2")
 		os.Exit(1)
 	}
+	err := cmd.Wait()
+	endOrphans()
+	if err != nil {
+		if exit, ok := err.(*exec.ExitError); ok && exit.ExitCode() >= 0 {
+			os.Exit(exit.ExitCode())
+		}
+		fmt.Fprintf(os.Stderr, "nodetest: test binary in the private namespace: %v\n", err)
+		os.Exit(1)
+	}
 	os.Exit(0)
+}
+
+// prSetChildSubreaper is prctl(2)'s PR_SET_CHILD_SUBREAPER.
+const prSetChildSubreaper = 36
+
+// becomeSubreaper makes orphaned descendants of this process, such as a
+// port mapper daemon that a node started, its children, so that endOrphans
+// can end them.
+func becomeSubreaper() {
+	syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0)
+}
+
+// endOrphans kills, by PID, every child left once the tests have
+// finished: processes a test left behind when its binary panicked and
+// skipped its cleanups, and daemons that the processes it started left.
+func endOrphans() {
+	self := os.Getpid()
+	for range 10 {
+		pids := childrenOf(self)
+		if len(pids) == 0 {
+			return
+		}
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGKILL)
+			var status syscall.WaitStatus
+			syscall.Wait4(pid, &status, 0, nil)
+		}
+	}
+}
+
+// childrenOf returns the processes whose parent is ppid.
+func childrenOf(ppid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// The command name in brackets may hold spaces: fields start
+		// after its closing bracket, with the state and then the parent.
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 {
+			continue
+		}
+		fields := strings.Fields(string(stat[i+1:]))
+		if len(fields) >= 2 && fields[1] == strconv.Itoa(ppid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // Inside reports whether the process runs in a namespace that Main made.
