@@ -63,7 +63,7 @@ func newFlagSet(opts *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&opts.cookie, "cookie", "", "the `COOKIE` peers must share; else $GONODE_COOKIE, else ~/.gonode.cookie")
 	fs.IntVar(&opts.port, "port", 0, "TCP `PORT` to listen on for other nodes (0: any free port)")
 	fs.BoolVar(&opts.noShell, "no-shell", false, "run the node without a shell until SIGINT or SIGTERM, logging to standard error")
-	fs.StringVar(&opts.discovery, "discovery", "gossip", "how to find peers: `gossip` (UDP multicast) or none")
+	fs.StringVar(&opts.discovery, "discovery", "gossip", "how to find peers: gossip (UDP multicast) or none")
 	fs.StringVar(&opts.gossipGroup, "gossip-group", discovery.DefaultGossipGroup.String(), "multicast `ADDRESS` for gossip heartbeats")
 	fs.IntVar(&opts.gossipPort, "gossip-port", discovery.DefaultGossipPort, "UDP `PORT` for gossip heartbeats")
 	fs.StringVar(&opts.gossipIf, "gossip-if", "", "network interface `NAME|ADDRESS` for gossip (default: chosen by the routing table)")
@@ -113,6 +113,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "gonode: %v\n", err)
 		return 2
+	}
+
+	if gossip != nil {
+		// Check the interface and the rest of the gossip set-up before
+		// the node starts, so a typo fails before anything listens. The
+		// transport port is not known yet: 1 stands in for it.
+		check := *gossip
+		check.NodeName, check.TransportPort = "check@localhost", 1
+		if _, err := discovery.NewGossip(check); err != nil {
+			fmt.Fprintf(stderr, "gonode: gossip: %v\n", err)
+			return 2
+		}
 	}
 
 	home, _ := os.UserHomeDir()

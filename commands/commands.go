@@ -29,6 +29,8 @@ type Runtime interface {
 	Disconnect(node term.Atom) bool
 	// Send delivers msg to the process registered as name on node. Node
 	// is Self() for a local name.
+	// Send returns an error wrapping ErrNoProcess when node is Self()
+	// and nothing is registered as name.
 	Send(ctx context.Context, name term.Atom, node term.Atom, msg any) error
 	// Flush drains the shell's mailbox and returns the messages in
 	// arrival order.
@@ -53,6 +55,10 @@ type Result struct {
 // ErrEmpty is returned by Eval for a line with no expression (blank or a
 // comment only). The shell skips such lines without printing anything.
 var ErrEmpty = errors.New("empty line")
+
+// ErrNoProcess is the error a Runtime's Send wraps when a local name is
+// not registered.
+var ErrNoProcess = errors.New("no process registered under that name")
 
 // Error is an evaluation or syntax error. Its text reads like iex's:
 // "** (Kind) Message".

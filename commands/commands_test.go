@@ -65,7 +65,7 @@ func (f *fakeRuntime) Send(ctx context.Context, name, node term.Atom, msg any) e
 		return nil
 	}
 	if name != "shell" {
-		return fmt.Errorf("no process registered as %s", term.Inspect(name))
+		return fmt.Errorf("%w: %s", ErrNoProcess, term.Inspect(name))
 	}
 	f.mailbox = append(f.mailbox, msg)
 	return nil
@@ -220,7 +220,8 @@ func TestEvalErrors(t *testing.T) {
 		{"99999999999999999999", "** (SyntaxError) iex:1:1: integer 99999999999999999999 is out of range: this shell supports 64-bit integers"},
 		{"0x", "** (SyntaxError) iex:1:1: invalid number 0x in base 16"},
 		{"Node.ping(1)", `** (ArgumentError) invalid node name 1 for Node.ping/1: expected an atom like :"b@vm"`},
-		{"send(:nobody, :hi)", `** (ArgumentError) send to :nobody on :"a@vm" failed: no process registered as :nobody`},
+		{"send(:nobody, :hi)", `** (ArgumentError) invalid destination :nobody for send/2: no process is registered as :nobody`},
+		{"send({}, :hi)", `** (ArgumentError) invalid destination {} for send/2: expected a registered name like :shell or {name, node}`},
 		{"send(123, :hi)", "** (ArgumentError) invalid destination 123 for send/2: expected a registered name like :shell or {name, node}"},
 		{"Process.sleep(-1)", "** (ArgumentError) invalid timeout -1 for Process.sleep/1: expected milliseconds from 0 to 9223372036854 or :infinity"},
 		{"System.halt(256)", "** (ArgumentError) invalid status 256 for System.halt/1: expected an integer from 0 to 255"},

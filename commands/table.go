@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -126,8 +127,11 @@ func runSend(ev *evaluator, args []any) (any, error) {
 	case term.Atom:
 		name, node = d, ev.rt.Self()
 	case term.Tuple:
+		if len(d) != 2 {
+			return nil, invalidDestination(dest)
+		}
 		n, ok := d[0].(term.Atom)
-		if len(d) != 2 || !ok {
+		if !ok {
 			return nil, invalidDestination(dest)
 		}
 		var err error
@@ -138,7 +142,16 @@ func runSend(ev *evaluator, args []any) (any, error) {
 	default:
 		return nil, invalidDestination(dest)
 	}
-	if err := ev.rt.Send(ev.ctx, name, node, msg); err != nil {
+	err := ev.rt.Send(ev.ctx, name, node, msg)
+	if errors.Is(err, ErrNoProcess) {
+		// As in Erlang, a bare name must be registered, but a message
+		// to {name, node} for an unregistered name is dropped silently.
+		if _, local := dest.(term.Atom); local {
+			return nil, argumentErrorf("invalid destination %s for send/2: no process is registered as %s", term.Inspect(dest), term.Inspect(dest))
+		}
+		return msg, nil
+	}
+	if err != nil {
 		return nil, &Error{Kind: "ArgumentError", Message: fmt.Sprintf("send to %s on %s failed: %v", term.Inspect(name), term.Inspect(node), err), Err: err}
 	}
 	return msg, nil

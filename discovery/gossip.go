@@ -248,7 +248,7 @@ func (g *Gossip) Run(ctx context.Context, c Cluster) error {
 	if err != nil {
 		return err
 	}
-	g.logger.Info("gossip started",
+	g.logger.Debug("gossip started",
 		"group", g.group.String(), "port", g.port,
 		"interface", describeInterface(g.ifi), "sealed", g.codec.Sealed())
 

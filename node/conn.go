@@ -250,6 +250,7 @@ func (n *Node) runDial(ctx context.Context, d *dial, node, addr, via string) {
 	if addr == "" {
 		addr, err = n.resolve(ctx, node)
 		if err != nil {
+			err = fmt.Errorf("connect to %s: %w", node, err)
 			return
 		}
 	}
@@ -278,10 +279,10 @@ func (n *Node) resolve(ctx context.Context, node string) (string, error) {
 	epmdAddr := net.JoinHostPort(ip, strconv.Itoa(port))
 	nodePort, err := epmd.Lookup(ctx, epmdAddr, local)
 	if errors.Is(err, epmd.ErrNotFound) {
-		return "", fmt.Errorf("connect to %s: no node named %s is registered on host %s", node, local, host)
+		return "", fmt.Errorf("no node named %s is registered on host %s", local, host)
 	}
 	if err != nil {
-		return "", fmt.Errorf("connect to %s: ask the port mapper at %s: %w", node, epmdAddr, err)
+		return "", fmt.Errorf("ask the port mapper at %s: %w", epmdAddr, err)
 	}
 	return net.JoinHostPort(ip, strconv.Itoa(nodePort)), nil
 }
@@ -439,7 +440,7 @@ func (h *peerHandler) HandleMessage(to, from string, payload []byte) {
 		h.n.log.Warn("undecodable message dropped", "peer", h.p.name, "to", to, "err", err)
 		return
 	}
-	h.n.deliver(to, msg)
+	h.n.deliver(to, msg) // a message to an unregistered name is dropped, as in Erlang
 }
 
 func (h *peerHandler) HandleDown(err error) {

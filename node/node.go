@@ -31,6 +31,10 @@ import (
 	"github.com/gonode/gonode/transport"
 )
 
+// ErrNotRegistered is the error Send wraps for a message to a name that
+// is not registered on this node.
+var ErrNotRegistered = errors.New("no process registered under that name")
+
 // Defaults for the zero values of Config.
 const (
 	DefaultConnectTimeout = 5 * time.Second
@@ -194,7 +198,7 @@ func (n *Node) register(ctx context.Context) error {
 	local, host := SplitName(n.name)
 	reg, err := epmd.Register(ctx, addr, local, n.Port())
 	if errors.Is(err, epmd.ErrNameInUse) {
-		return fmt.Errorf("the name %s is already in use on host %s: %w", local, host, err)
+		return &nameInUseError{local: local, host: host, err: err}
 	}
 	if err != nil {
 		return fmt.Errorf("register %s with the port mapper at %s: %w", local, addr, err)
@@ -298,33 +302,54 @@ func (n *Node) Unregister(name string) {
 
 // Send sends msg to the mailbox registered as name on node, connecting to
 // node first when needed. A message to this node is delivered at once.
-// As in Erlang, a message to a name nobody registered is dropped without
-// an error; an error means the message could not be sent at all.
+// A message to a name nobody registered on another node is dropped there
+// without an error, as in Erlang; on this node, Send returns
+// ErrNotRegistered. Any other error means the message was not sent.
 func (n *Node) Send(ctx context.Context, name, node string, msg any) error {
 	if node == n.name {
-		n.deliver(name, msg)
+		if !n.deliver(name, msg) {
+			return fmt.Errorf("%w: %s", ErrNotRegistered, name)
+		}
 		return nil
 	}
 	payload, err := term.Marshal(msg)
 	if err != nil {
-		return fmt.Errorf("send to {%s, %s}: %w", name, node, err)
+		return fmt.Errorf("encode message: %w", err)
 	}
 	p, err := n.connect(ctx, node, "", "")
 	if err != nil {
-		return fmt.Errorf("send to {%s, %s}: %w", name, node, err)
+		return err
 	}
 	return p.conn.Send(name, n.name, payload)
 }
 
-func (n *Node) deliver(name string, msg any) {
+// deliver puts msg in the mailbox registered as name and reports whether
+// there is one. A message to a full mailbox is dropped and logged.
+func (n *Node) deliver(name string, msg any) bool {
 	n.mu.Lock()
 	mb := n.mailboxes[name]
 	n.mu.Unlock()
 	if mb == nil {
 		n.log.Debug("message to an unregistered name dropped", "name", name)
-		return
+		return false
 	}
 	if !mb.put(msg) {
+		// NOTE: every dropped message logs a line; a flood wants a
+		// rate limit here.
 		n.log.Warn("mailbox full, message dropped", "name", name, "limit", n.cfg.MailboxLimit, "dropped", mb.Dropped())
 	}
+	return true
 }
+
+// nameInUseError is Start's error for a name that the port mapper already
+// holds. It wraps the port mapper's error but prints one plain sentence.
+type nameInUseError struct {
+	local, host string
+	err         error
+}
+
+func (e *nameInUseError) Error() string {
+	return fmt.Sprintf("the name %s is already in use on host %s: stop that node or pick another name", e.local, e.host)
+}
+
+func (e *nameInUseError) Unwrap() error { return e.err }

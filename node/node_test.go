@@ -28,9 +28,9 @@ func TestMain(m *testing.M) { nodetest.Main(m) }
 // testTimeout bounds every wait in one test.
 const testTimeout = 10 * time.Second
 
-// startEPMD starts a port mapper on 127.0.0.1:0, points GONODE_EPMD_PORT
-// at it (connecting by name asks the port mapper on that port) and
-// returns its address.
+// startEPMD starts a port mapper on 127.0.0.1:0 and returns its address.
+// It also sets GONODE_EPMD_PORT to its port, because a node that connects
+// by name looks the peer up at that port.
 func startEPMD(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -537,7 +537,8 @@ func simultaneousRound(t *testing.T, epmdAddr string, round int) bool {
 	inboxB := b.Register("inbox")
 
 	// Every other round delays one side by up to 300 µs, so that the
-	// handshakes overlap in different ways.
+	// handshakes overlap in different ways. A delayed a (the smaller name)
+	// can admit b's connection before its own dial starts.
 	var delayA, delayB time.Duration
 	if round%2 == 1 {
 		d := time.Duration(rand.IntN(300)) * time.Microsecond
@@ -650,10 +651,9 @@ func simultaneousRound(t *testing.T, epmdAddr string, round int) bool {
 }
 
 // holdProxy forwards TCP connections to target, but holds the first bytes
-// the target sends on each connection until release is closed. Between a
-// node's handshake steps it pauses the handshake of a connection that
-// passes through it: the server has admitted the client and sent its
-// status, and the client has not read it yet.
+// the target sends on each connection until Release. So it pauses a
+// handshake that passes through it after the server has admitted the
+// client and sent its status, before the client reads that status.
 type holdProxy struct {
 	l        net.Listener
 	target   string
@@ -773,13 +773,12 @@ func (p *holdProxy) close() {
 	p.wg.Wait()
 }
 
-// TestConnectWhileIncomingHandshake covers the order of a simultaneous
-// connect that two racing calls hit now and then: b dials a, and a admits
-// b's connection; before that handshake ends, a connects to b. As in
-// Erlang, a must wait for the handshake in flight instead of dialing a
-// second connection, because a second one replaces the first after both
-// nodes have already reported it up, and the replaced one may go down
-// with messages still in it.
+// TestConnectWhileIncomingHandshake pins down one order of a simultaneous
+// connect. b dials a and a admits b's connection. Before that handshake
+// ends, a connects to b. Then a must wait for the handshake in flight and
+// not dial a second connection. A second one would replace the first
+// after both nodes reported it up, and the replaced one can go down with
+// messages still in it.
 func TestConnectWhileIncomingHandshake(t *testing.T) {
 	epmdAddr := startEPMD(t)
 	a := startNode(t, "a", "genki", epmdAddr)

@@ -2,7 +2,10 @@ package shell
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
+	"github.com/gonode/gonode/commands"
 	"github.com/gonode/gonode/node"
 	"github.com/gonode/gonode/node/term"
 )
@@ -49,7 +52,11 @@ func (r *Runtime) Disconnect(peer term.Atom) bool {
 
 // Send sends msg to the mailbox registered as name on peer.
 func (r *Runtime) Send(ctx context.Context, name, peer term.Atom, msg any) error {
-	return r.Node.Send(ctx, string(name), string(peer), msg)
+	err := r.Node.Send(ctx, string(name), string(peer), msg)
+	if errors.Is(err, node.ErrNotRegistered) {
+		return fmt.Errorf("%w: %v", commands.ErrNoProcess, err)
+	}
+	return err
 }
 
 // Flush removes and returns the messages in the shell's mailbox.
