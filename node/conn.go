@@ -89,6 +89,11 @@ func (n *Node) emitLocked(ev Event) {
 		default:
 		}
 	}
+	n.broadcastLocked()
+}
+
+// broadcastLocked wakes every goroutine waiting on n.changed.
+func (n *Node) broadcastLocked() {
 	close(n.changed)
 	n.changed = make(chan struct{})
 }
@@ -124,6 +129,9 @@ func (n *Node) Connected(node string) bool {
 // Node.connect does: true when connected already or when node is this
 // node, false when the connection failed.
 func (n *Node) Connect(ctx context.Context, node string) bool {
+	if node == n.name {
+		return true
+	}
 	_, err := n.connect(ctx, node, "", "node")
 	return err == nil
 }
@@ -190,6 +198,18 @@ func (n *Node) connect(ctx context.Context, node, addr, via string) (*peer, erro
 		if p, ok := n.peers[node]; ok {
 			n.mu.Unlock()
 			return p, nil
+		}
+		if n.accepting[node] > 0 {
+			// The node is connecting to us: wait for that handshake
+			// instead of dialing a second connection.
+			changed := n.changed
+			n.mu.Unlock()
+			select {
+			case <-changed:
+				continue
+			case <-ctx.Done():
+				return nil, fmt.Errorf("connect to %s: %w", node, ctx.Err())
+			}
 		}
 		d, dialing := n.dials[node]
 		if !dialing {
@@ -333,16 +353,35 @@ func (n *Node) acceptLoop() {
 }
 
 // handshake runs the server side of the handshake on an incoming
-// connection.
+// connection. From admit until the connection is kept or fails, the peer
+// counts as accepting, so that connect waits for it instead of dialing a
+// second connection to the same node.
 func (n *Node) handshake(c net.Conn) {
 	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.ConnectTimeout)
 	defer cancel()
-	tc, err := transport.Accept(ctx, c, n.tcfg, n.admit)
-	if err != nil {
-		n.reportRejected(c.RemoteAddr().String(), err)
-		return
+	var admitted string
+	admit := func(peerName string) transport.Status {
+		status := n.admit(peerName)
+		if status == transport.StatusOK {
+			admitted = peerName
+		}
+		return status
 	}
-	n.keep(tc, false, "incoming")
+	tc, err := transport.Accept(ctx, c, n.tcfg, admit)
+	if err == nil {
+		n.keep(tc, false, "incoming")
+	} else {
+		n.reportRejected(c.RemoteAddr().String(), err)
+	}
+	if admitted != "" {
+		n.mu.Lock()
+		n.accepting[admitted]--
+		if n.accepting[admitted] <= 0 {
+			delete(n.accepting, admitted)
+		}
+		n.broadcastLocked()
+		n.mu.Unlock()
+	}
 }
 
 // admit decides whether to go on with the handshake of an incoming
@@ -364,9 +403,13 @@ func (n *Node) admit(peerName string) transport.Status {
 	if _, ok := n.peers[peerName]; ok {
 		return transport.StatusAlive
 	}
+	if n.accepting[peerName] > 0 {
+		return transport.StatusAlive
+	}
 	if _, dialing := n.dials[peerName]; dialing && n.name < peerName {
 		return transport.StatusAlive
 	}
+	n.accepting[peerName]++
 	return transport.StatusOK
 }
 

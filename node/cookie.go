@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -38,6 +39,9 @@ func (c Cookie) IsZero() bool { return len(c.secret) == 0 }
 
 // String returns a placeholder, never the secret.
 func (c Cookie) String() string { return "[cookie redacted]" }
+
+// Format prints the placeholder for every verb, %#v and %x included.
+func (c Cookie) Format(f fmt.State, verb rune) { io.WriteString(f, c.String()) }
 
 // LogValue keeps the secret out of log records.
 func (c Cookie) LogValue() slog.Value { return slog.StringValue("[cookie redacted]") }

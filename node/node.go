@@ -96,6 +96,7 @@ type Node struct {
 	mu        sync.Mutex
 	peers     map[string]*peer           // guarded by mu; connected nodes by name
 	dials     map[string]*dial           // guarded by mu; outgoing attempts in flight
+	accepting map[string]int             // guarded by mu; incoming handshakes admitted, by peer
 	changed   chan struct{}              // guarded by mu; closed when peers changes
 	mailboxes map[string]*Mailbox        // guarded by mu
 	watchers  []chan Event               // guarded by mu
@@ -139,6 +140,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		log:       logger.With("component", "node"),
 		peers:     make(map[string]*peer),
 		dials:     make(map[string]*dial),
+		accepting: make(map[string]int),
 		changed:   make(chan struct{}),
 		mailboxes: make(map[string]*Mailbox),
 		backoff:   make(map[string]*retry),

@@ -221,8 +221,8 @@ func TestSendToSelf(t *testing.T) {
 	if got != "local" {
 		t.Errorf("received %s, want \"local\"", term.Inspect(got))
 	}
-	if err := a.Send(ctx, "nobody", a.Name(), "dropped"); err != nil {
-		t.Errorf("send to an unregistered local name = %v, want nil (dropped silently)", err)
+	if err := a.Send(ctx, "nobody", a.Name(), "dropped"); !errors.Is(err, node.ErrNotRegistered) {
+		t.Errorf("send to an unregistered local name = %v, want ErrNotRegistered", err)
 	}
 }
 
