@@ -443,16 +443,20 @@ func (n *Node) keep(c *transport.Conn, outgoing bool, via string) {
 		delete(n.reported, name)
 		n.emitLocked(Event{Kind: NodeUp, Node: name})
 	}
-	kept := n.peers[name]
+	kept := n.peers[name] == p
+	if kept {
+		// Start before unlocking, so that no Send finds the peer in the
+		// table before its connection runs. Start does not block.
+		c.Start(&peerHandler{n: n, p: p})
+	}
 	n.mu.Unlock()
 
 	if drop != nil {
 		drop.Close()
 	}
-	if kept != p {
+	if !kept {
 		return
 	}
-	c.Start(&peerHandler{n: n, p: p})
 	if !exists {
 		logVia := via
 		if via == "incoming" {
