@@ -317,7 +317,7 @@ func (p *parser) expectClose(close string, open token) error {
 // entries become {key, value} tuples and must come last. A trailing comma
 // is allowed in lists and tuples, as in Elixir, but not in call
 // arguments.
-func (p *parser) parseItems(close string) ([]expr, error) {
+func (p *parser) parseItems(open token, close string) ([]expr, error) {
 	var items []expr
 	keywords := false
 	for !p.atClose() {
@@ -332,6 +332,9 @@ func (p *parser) parseItems(close string) ([]expr, error) {
 			}
 			if p.isPunct(close) {
 				break
+			}
+			if p.peek().kind == tokEOF {
+				return nil, p.expectClose(close, open)
 			}
 		}
 		t := p.peek()
@@ -374,7 +377,7 @@ func keywordNotLast(t token) *Error {
 
 func (p *parser) parseList() (expr, error) {
 	open := p.advance()
-	items, err := p.parseItems("]")
+	items, err := p.parseItems(open, "]")
 	if err != nil {
 		return nil, err
 	}
@@ -388,7 +391,7 @@ func (p *parser) parseList() (expr, error) {
 // one keyword list element: {1, a: 2} is {1, [a: 2]}.
 func (p *parser) parseTuple() (expr, error) {
 	open := p.advance()
-	items, err := p.parseItems("}")
+	items, err := p.parseItems(open, "}")
 	if err != nil {
 		return nil, err
 	}
@@ -428,6 +431,9 @@ func (p *parser) parseMap() (expr, error) {
 			p.advance()
 			if p.isPunct("}") {
 				break // trailing comma
+			}
+			if p.peek().kind == tokEOF {
+				return nil, p.expectClose("}", open)
 			}
 		}
 		t := p.peek()
@@ -528,7 +534,7 @@ func (p *parser) parseArgs(c callExpr) (expr, error) {
 	switch {
 	case t.kind == tokPunct && t.text == "(" && p.adjacent():
 		open := p.advance()
-		items, err := p.parseItems(")")
+		items, err := p.parseItems(open, ")")
 		if err != nil {
 			return nil, err
 		}

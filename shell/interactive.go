@@ -214,22 +214,63 @@ func printError(w io.Writer, err error, src string, color bool) {
 	io.WriteString(w, b.String())
 }
 
+// maxHistoryBytes bounds the history file that the shell reads.
+const maxHistoryBytes = 16 << 20
+
 // prepareHistory creates the history file with mode 0600 before the line
-// editor opens it, so that history is never readable by others. A file
-// that cannot be read and written gives one warning, and the shell runs
-// without history: the returned path is then empty.
+// editor opens it, so that history is never readable by others, and cuts
+// it to the last historyLimit inputs. The line editor appends the inputs
+// of a session, so the file holds at most historyLimit lines when a shell
+// starts and grows by the inputs of that session. A file that cannot be
+// read and written gives one warning, and the shell runs without history:
+// the returned path is then empty.
 func prepareHistory(path string, errOut io.Writer) string {
 	if path == "" {
 		return ""
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err == nil {
-		f.Close()
-		err = os.Chmod(path, 0o600)
-	}
-	if err != nil {
+	if err := trimHistory(path); err != nil {
 		fmt.Fprintf(errOut, "gonode: warning: history is off: %v\n", err)
 		return ""
 	}
 	return path
+}
+
+func trimHistory(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Chmod(0o600); err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() > maxHistoryBytes {
+		return fmt.Errorf("%s is larger than %d MiB; remove or shorten it", path, maxHistoryBytes>>20)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	var lines []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.TrimSpace(line) != "" {
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) <= historyLimit {
+		return nil
+	}
+	lines = lines[len(lines)-historyLimit:]
+	// The file is rewritten in place, so it keeps its mode 0600.
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := f.WriteAt([]byte(strings.Join(lines, "\n")+"\n"), 0); err != nil {
+		return fmt.Errorf("shorten %s: %w", path, err)
+	}
+	return nil
 }

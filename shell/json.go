@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/gonode/gonode/node/term"
@@ -37,9 +38,13 @@ func MarshalJSON(v any) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// jsonLine returns s as a JSON string, with <, > and & left as they are.
 func jsonLine(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(s)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 func writeJSON(b *bytes.Buffer, v any, depth int) error {
