@@ -111,7 +111,7 @@ func TestEvalNoHaltKeepsRunning(t *testing.T) {
 		t.Fatalf("gonode exited after --eval with --no-halt; stderr:\n%s", p.stderr.String())
 	case <-time.After(500 * time.Millisecond):
 	}
-	// The node still answers others.
+	// The node still replies to pings from other nodes.
 	b := l.node("b", "--discovery", "none")
 	if got := b.eval(fmt.Sprintf("Node.ping(%s)", l.atom("a"))); got != ":pong" {
 		t.Errorf("ping of the --no-halt node = %s, want :pong", got)
@@ -454,4 +454,35 @@ func TestTerminalHistoryUnusable(t *testing.T) {
 	if n := strings.Count(a.text(), "warning: history is off"); n != 1 {
 		t.Errorf("history warnings = %d, want 1:\n%q", n, a.text())
 	}
+}
+
+func TestTerminalCtrlRSearch(t *testing.T) {
+	l := newLab(t)
+	a := l.startShellTerm("a", "--discovery", "none", "--no-color")
+	a.send("marker = :found_by_search\r")
+	a.expect(":found_by_search", 5*time.Second)
+	a.send("Node.alive?\r")
+	a.expect("true", 5*time.Second)
+	a.send("\x12found_by")
+	a.expect("bck-i-search: found_by", 5*time.Second)
+	// Enter leaves the search with the found input, and Enter runs it.
+	a.send("\r")
+	a.send("\r")
+	a.expect(l.prompt("a", 4), 5*time.Second)
+	a.send("v()\r")
+	a.expect(":found_by_search", 5*time.Second)
+}
+
+func TestTerminalCtrlDSaysGoodbye(t *testing.T) {
+	l := newLab(t)
+	b := l.node("b", "--discovery", "none")
+	a := l.startShellTerm("a", "--discovery", "none", "--no-color")
+	a.send(fmt.Sprintf("Node.connect(%s)\r", l.atom("b")))
+	a.expect("true", 5*time.Second)
+	a.send("\x04")
+	if code := a.waitExit(10 * time.Second); code != 0 {
+		t.Errorf("exit status after Ctrl-D = %d, want 0", code)
+	}
+	// A goodbye, not a dropped connection, ends the link on b.
+	b.waitStderr("disconnected from "+l.atom("a")+" reason=disconnect", 2*time.Second)
 }

@@ -136,8 +136,8 @@ type reader struct {
 	interrupted bool // Ctrl-C was pressed on an empty line
 }
 
-// read returns the next input. Ctrl-C discards the input being typed;
-// on an empty line it says how to leave, and a second Ctrl-C leaves.
+// read returns the next input. Ctrl-C discards the input being typed.
+// On an empty line Ctrl-C prints how to leave, and a second one leaves.
 func (r *reader) read(counter int) (string, error) {
 	var lines []string
 	for {

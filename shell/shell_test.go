@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -250,5 +251,34 @@ func TestPrepareHistory(t *testing.T) {
 	}
 	if strings.Count(errs.String(), "warning: history is off") != 1 {
 		t.Errorf("stderr = %q, want one warning", errs.String())
+	}
+}
+
+func TestLogRepeatsLimited(t *testing.T) {
+	var out bytes.Buffer
+	logger := slog.New(NewLogHandler(&out, LogOptions{})).With("component", "node")
+	for i := 0; i < 5; i++ {
+		logger.Warn("mailbox full, message dropped", "name", "shell")
+		logger.Info("connected")
+	}
+	logger.Warn("another warning")
+	got := out.String()
+	if n := strings.Count(got, "mailbox full"); n != 1 {
+		t.Errorf("repeated warning printed %d times, want 1:\n%s", n, got)
+	}
+	if n := strings.Count(got, "[info] [node] connected"); n != 5 {
+		t.Errorf("info line printed %d times, want 5 (only warnings are limited):\n%s", n, got)
+	}
+	if !strings.Contains(got, "another warning") {
+		t.Errorf("a different warning was held back:\n%s", got)
+	}
+
+	l := newRepeatLimiter(time.Second)
+	start := time.Now()
+	l.allow("k", start)
+	l.allow("k", start.Add(100*time.Millisecond))
+	l.allow("k", start.Add(200*time.Millisecond))
+	if show, n := l.allow("k", start.Add(2*time.Second)); !show || n != 2 {
+		t.Errorf("allow after the window = %v, %d, want true and 2 held back", show, n)
 	}
 }
