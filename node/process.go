@@ -19,6 +19,9 @@ import (
 // registered name. Names that users register may not take that form.
 const pidNamePrefix = "#PID<0."
 
+// NOTE: pidIDs keeps every mailbox that got a pid until the process
+// exits, which suits the few long-lived mailboxes of a shell but not a
+// program that makes mailboxes without end.
 var (
 	nextPID atomic.Uint64 // last pid ID handed out, shared by all nodes of the process
 	pidIDs  sync.Map      // *Mailbox -> uint64 pid ID
