@@ -46,6 +46,7 @@ type options struct {
 	gossipInterval time.Duration
 	logLevel       string
 	noColor        bool
+	script         shell.ScriptOptions // --eval, --no-halt, --script, --format
 }
 
 func main() {
@@ -72,10 +73,12 @@ func newFlagSet(opts *options, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&opts.gossipInterval, "gossip-interval", discovery.DefaultGossipInterval, "mean `DURATION` between gossip heartbeats")
 	fs.StringVar(&opts.logLevel, "log-level", "info", "least `LEVEL` of log lines shown: debug, info, warning or error")
 	fs.BoolVar(&opts.noColor, "no-color", false, "print without color (also when NO_COLOR is set)")
+	opts.script.AddFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage:
   gonode --sname NAME [flags]        start node NAME@short-host-name and a shell
   gonode --name NAME@HOST [flags]    start a node with a long name
+  gonode --sname NAME --eval EXPR    start a node, print EXPR's value and exit
   gonode epmd [--names] [--port N]   run or query the port mapper
 
 Flags (one or two dashes: -sname works like --sname):
@@ -97,6 +100,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "gonode: unexpected argument %q; run gonode --help\n", fs.Arg(0))
+		return 2
+	}
+	if err := opts.script.Check(); err != nil {
+		fmt.Fprintf(stderr, "gonode: %v\n", err)
+		return 2
+	}
+	if opts.noShell && opts.script.Scripted() {
+		fmt.Fprintln(stderr, "gonode: --no-shell cannot be combined with --eval, --script or --format json")
 		return 2
 	}
 	name, err := nodeName(opts)
@@ -134,7 +145,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	interactive := !opts.noShell && isTerminal(stdin) && isTerminal(stdout)
+	interactive := !opts.noShell && !opts.script.Scripted() && isTerminal(stdin) && isTerminal(stdout)
 	useColor := interactive && !opts.noColor && os.Getenv("NO_COLOR") == ""
 	logs := shell.NewSwitchWriter(stderr)
 	logger := slog.New(shell.NewLogHandler(logs, shell.LogOptions{
@@ -212,6 +223,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Color:       useColor,
 		HistoryFile: history,
 		Logs:        logs,
+		Script:      opts.script,
 	})
 }
 

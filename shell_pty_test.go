@@ -100,7 +100,7 @@ func (tm *ttyProc) expect(want string, timeout time.Duration) {
 
 func TestShellOnTerminal(t *testing.T) {
 	l := newLab(t)
-	a := l.startTerm(nil, "--sname", "a", "--cookie", "genki")
+	a := l.startTerm(nil, "--sname", "a", "--cookie", "genki", "--no-color")
 	a.expect("gonode(a@"+l.host+")1> ", 10*time.Second)
 	a.send("Node.self\r")
 	a.expect(l.atom("a"), 5*time.Second)

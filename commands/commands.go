@@ -8,7 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/gonode/gonode/node/term"
 )
@@ -20,8 +22,11 @@ type Runtime interface {
 	Self() term.Atom
 	// List returns the names of the connected nodes.
 	List() []term.Atom
-	// Ping reports whether node replied to a ping (true means :pong).
-	Ping(ctx context.Context, node term.Atom) bool
+	// Known returns the nodes this node has been connected to since the
+	// shell started, connected now or not, without Self.
+	Known() []term.Atom
+	// Ping checks that node replies to a ping and returns the round-trip time.
+	Ping(ctx context.Context, node term.Atom) (time.Duration, error)
 	// Connect connects to node and reports whether it succeeded.
 	Connect(ctx context.Context, node term.Atom) bool
 	// Disconnect drops the connection to node and reports whether there
@@ -32,28 +37,66 @@ type Runtime interface {
 	// Send returns an error wrapping ErrNoProcess when node is Self()
 	// and nothing is registered as name.
 	Send(ctx context.Context, name term.Atom, node term.Atom, msg any) error
+	// SendPID delivers msg to the process pid, local or remote.
+	SendPID(ctx context.Context, pid term.PID, msg any) error
 	// Flush drains the shell's mailbox and returns the messages in
 	// arrival order.
 	Flush() []any
+	// Receive removes and returns the oldest message of the shell's
+	// mailbox, waiting up to timeout for one; a negative timeout waits
+	// until ctx is done. ok is false when the time ran out.
+	Receive(ctx context.Context, timeout time.Duration) (msg any, ok bool, err error)
+	// SelfPID returns the pid of the shell's mailbox.
+	SelfPID() term.PID
+	// Register registers the local process pid under name.
+	Register(name term.Atom, pid term.PID) error
+	// Unregister removes the name, reporting false when it was not
+	// registered.
+	Unregister(name term.Atom) bool
+	// Whereis returns the pid registered under name.
+	Whereis(name term.Atom) (term.PID, bool)
+	// Registered returns the registered names.
+	Registered() []term.Atom
+	// Monitor turns delivery of {:nodeup, node} and {:nodedown, node}
+	// messages to the shell's mailbox on or off.
+	Monitor(ctx context.Context, node term.Atom, on bool) error
+	// Info describes the connection to node.
+	Info(node term.Atom) (NodeInfo, error)
 }
 
-// Result is the outcome of one line.
+// NodeInfo describes the connection to a node, for Node.info.
+type NodeInfo struct {
+	Connected bool
+	// Strategy is what made the connection: "gossip" or another discovery
+	// strategy, "node" for Node.connect, Node.ping or send, or "incoming"
+	// when the peer connected to us.
+	Strategy string
+	Address  string // the peer's transport address, host:port
+	Since    time.Time
+	// LastRTT is the last round-trip time this shell measured, zero when
+	// it measured none.
+	LastRTT time.Duration
+}
+
+// Result is the outcome of one input.
 type Result struct {
 	// Value is the value of the expression, which the shell prints with
 	// term.Inspect unless Quiet or Halt is set.
 	Value any
 	// Output holds lines to print before the value, such as the messages
-	// shown by flush() or the text of h.
+	// shown by flush() or the text of h, unless Session.Print took them.
 	Output []string
 	// Quiet is set when the shell prints no value line, as after h.
 	Quiet bool
+	// Clear is set by clear: the shell clears the terminal.
+	Clear bool
 	// Halt is set by System.halt: the shell exits with ExitCode.
 	Halt     bool
 	ExitCode int
 }
 
-// ErrEmpty is returned by Eval for a line with no expression (blank or a
-// comment only). The shell skips such lines without printing anything.
+// ErrEmpty is returned by Eval for an input with no expression (blank or
+// a comment only). The shell skips such input without printing anything.
 var ErrEmpty = errors.New("empty line")
 
 // ErrNoProcess is the error a Runtime's Send wraps when a local name is
@@ -67,6 +110,9 @@ type Error struct {
 	// UndefinedFunctionError or ArgumentError.
 	Kind    string
 	Message string
+	// Line and Column locate a syntax error in the input, 1-based with the
+	// column counted in characters; both are 0 for other errors.
+	Line, Column int
 	// Err is the underlying cause, if any, such as context.Canceled.
 	Err error
 }
@@ -76,66 +122,117 @@ func (e *Error) Error() string { return "** (" + e.Kind + ") " + e.Message }
 // Unwrap returns the underlying cause.
 func (e *Error) Unwrap() error { return e.Err }
 
+// errorAt returns an error located at line and col of the input, whose
+// message starts with "iex:LINE:COL: " as iex's do.
+func errorAt(kind string, line, col int, msg string) *Error {
+	return &Error{Kind: kind, Message: fmt.Sprintf("iex:%d:%d: %s", line, col, msg), Line: line, Column: col}
+}
+
 func argumentErrorf(format string, args ...any) *Error {
 	return &Error{Kind: "ArgumentError", Message: fmt.Sprintf(format, args...)}
 }
 
-// Eval parses line and evaluates it against rt. It returns ErrEmpty for
-// a blank line and an *Error for anything it cannot parse or run. Eval
+// Incomplete reports whether src ends inside an open bracket, string or
+// expression, so that a shell reads another line before it evaluates.
+func Incomplete(src string) bool {
+	_, err := parse(src)
+	var e *Error
+	return errors.As(err, &e) && e.Kind == "TokenMissingError"
+}
+
+// Session is the state that lasts from one input to the next: variables
+// and the values of earlier inputs, which v() returns. A Session is for
+// one goroutine.
+type Session struct {
+	// Print, when set, receives each line that a command prints, such as
+	// the replies of Node.ping(node, count: 3) and the messages of
+	// flush(), as soon as it is made. When nil, the lines go to
+	// Result.Output.
+	Print func(line string)
+
+	vars    map[string]any
+	results []any // results[i] is the value of input number i+1
+}
+
+// NewSession returns a session with no variables and no results.
+func NewSession() *Session {
+	return &Session{vars: make(map[string]any)}
+}
+
+// Counter returns the number of the next input, as iex's prompt shows
+// it: one more than the inputs that succeeded so far.
+func (s *Session) Counter() int { return len(s.results) + 1 }
+
+// Variables returns the names of the bound variables, sorted.
+func (s *Session) Variables() []string {
+	names := make([]string, 0, len(s.vars))
+	for name := range s.vars {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// maxResults bounds the values a session keeps for v(n).
+const maxResults = 10000
+
+// Eval parses src, which may hold several lines and statements separated
+// by ";", and evaluates it against rt. It returns the value of the last
+// statement, ErrEmpty for a blank input and an *Error for anything it
+// cannot parse or run. Variables bound before an error stay bound. Eval
 // does not panic on any input; a panic inside rt is recovered and
 // returned as an error.
-func Eval(ctx context.Context, rt Runtime, line string) (res Result, err error) {
+func (s *Session) Eval(ctx context.Context, rt Runtime, src string) (res Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			res, err = Result{}, &Error{Kind: "RuntimeError", Message: fmt.Sprintf("internal error: %v", r)}
 		}
 	}()
-	e, err := parse(line)
+	stmts, err := parse(src)
 	if err != nil {
 		return Result{}, err
 	}
-	if e == nil {
+	if len(stmts) == 0 {
 		return Result{}, ErrEmpty
 	}
-	ev := &evaluator{ctx: ctx, rt: rt}
-	v, err := ev.eval(e)
-	if err != nil {
-		return Result{}, err
+	ev := &evaluator{ctx: ctx, rt: rt, session: s}
+	var v any
+	for _, e := range stmts {
+		if v, err = ev.eval(e); err != nil {
+			return Result{}, err
+		}
 	}
 	ev.result.Value = v
+	if len(s.results) >= maxResults {
+		// NOTE: the oldest value is forgotten, so v(1) fails after
+		// maxResults inputs although the prompt counter goes on.
+		s.results[len(s.results)-maxResults] = nil
+	}
+	s.results = append(s.results, v)
 	return ev.result, nil
 }
 
-// Names returns every command spelling, such as "Node.list", "node",
-// "flush" and "h", for completion and suggestions.
-func Names() []string {
-	var names []string
-	for _, c := range commandTable {
-		names = append(names, c.name)
-	}
-	return names
-}
-
-// Help returns the help text that h prints, one line per command.
-func Help() []string {
-	lines := []string{"Commands (parentheses are optional for zero or one argument):"}
-	width := 0
-	for _, c := range commandTable {
-		width = max(width, len(c.usage))
-	}
-	for _, c := range commandTable {
-		lines = append(lines, fmt.Sprintf("  %-*s  %s", width, c.usage, c.help))
-	}
-	lines = append(lines, `Nodes are atoms like :"b@vm"; "b@vm" and b@vm work too.`)
-	return lines
+// Eval evaluates src in a session of its own, as Session.Eval does.
+func Eval(ctx context.Context, rt Runtime, src string) (Result, error) {
+	return NewSession().Eval(ctx, rt, src)
 }
 
 // evaluator carries the state of one Eval call. Output and flags that
 // commands set accumulate in result.
 type evaluator struct {
-	ctx    context.Context
-	rt     Runtime
-	result Result
+	ctx     context.Context
+	rt      Runtime
+	session *Session
+	result  Result
+}
+
+// print outputs one line of a command's output.
+func (ev *evaluator) print(line string) {
+	if ev.session.Print != nil {
+		ev.session.Print(line)
+		return
+	}
+	ev.result.Output = append(ev.result.Output, line)
 }
 
 func (ev *evaluator) eval(e expr) (any, error) {
@@ -150,7 +247,19 @@ func (ev *evaluator) eval(e expr) (any, error) {
 		return term.Tuple(elems), err
 	case mapExpr:
 		return ev.evalMap(x)
+	case matchExpr:
+		v, err := ev.eval(x.value)
+		if err != nil {
+			return nil, err
+		}
+		if x.name != "_" {
+			ev.session.vars[x.name] = v
+		}
+		return v, nil
 	case callExpr:
+		if v, ok := ev.session.vars[x.name]; ok && x.bare {
+			return v, nil
+		}
 		return ev.call(x)
 	}
 	return nil, &Error{Kind: "RuntimeError", Message: fmt.Sprintf("cannot evaluate %T", e)}
@@ -192,11 +301,14 @@ func (ev *evaluator) call(c callExpr) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cmd.quoted {
+		return cmd.run(ev, quotedArgs(c.args))
+	}
 	args := make([]any, 0, len(c.args))
 	for i, a := range c.args {
 		// A bare name like b@vm stands for the atom where a node is
-		// expected.
-		if bare, ok := a.(callExpr); ok && bare.bare && cmd.nodeArg == i && !isCommand(bare.name) {
+		// expected, unless it is a variable or a command.
+		if bare, ok := a.(callExpr); ok && bare.bare && cmd.nodeArg == i && !isCommand(bare.name) && !ev.isVariable(bare.name) {
 			args = append(args, term.Atom(bare.name))
 			continue
 		}
@@ -207,6 +319,32 @@ func (ev *evaluator) call(c callExpr) (any, error) {
 		args = append(args, v)
 	}
 	return cmd.run(ev, args)
+}
+
+func (ev *evaluator) isVariable(name string) bool {
+	_, ok := ev.session.vars[name]
+	return ok
+}
+
+// quotedArgs returns the source names of unevaluated arguments, as h
+// takes them: "Node.ping" for a call, "Node" for an alias.
+func quotedArgs(args []expr) []any {
+	out := make([]any, 0, len(args))
+	for _, a := range args {
+		switch x := a.(type) {
+		case callExpr:
+			out = append(out, x.qualifiedName())
+		case literal:
+			if atom, ok := x.value.(term.Atom); ok {
+				out = append(out, strings.TrimPrefix(string(atom), "Elixir."))
+				continue
+			}
+			out = append(out, term.Inspect(x.value))
+		default:
+			out = append(out, a.pos().text)
+		}
+	}
+	return out
 }
 
 func isCommand(name string) bool {

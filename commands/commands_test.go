@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,29 +16,40 @@ import (
 )
 
 // fakeRuntime is an in-memory Runtime. Nodes in reachable reply to pings
-// and accept connections. A send to the local name :shell lands in the
-// mailbox, and a send to another local name fails.
+// in 1 ms and accept connections. A send to the local name :shell or to
+// the shell's pid lands in the mailbox, and a send to another local name
+// fails. Node.monitor events are delivered by calling nodeEvent.
 type fakeRuntime struct {
 	self      term.Atom
 	connected []term.Atom
+	known     []term.Atom
 	reachable []term.Atom
 	mailbox   []any
 	sent      []string // "name@node msg" of remote sends
+	names     map[term.Atom]term.PID
+	monitored map[term.Atom]bool
 }
 
 func newFakeRuntime() *fakeRuntime {
 	return &fakeRuntime{
 		self:      "a@vm",
 		connected: []term.Atom{"b@vm"},
+		known:     []term.Atom{"b@vm", "old@vm"},
 		reachable: []term.Atom{"b@vm", "c@vm"},
+		names:     map[term.Atom]term.PID{"shell": {Node: "a@vm", ID: 1}},
+		monitored: map[term.Atom]bool{},
 	}
 }
 
-func (f *fakeRuntime) Self() term.Atom   { return f.self }
-func (f *fakeRuntime) List() []term.Atom { return slices.Clone(f.connected) }
+func (f *fakeRuntime) Self() term.Atom    { return f.self }
+func (f *fakeRuntime) List() []term.Atom  { return slices.Clone(f.connected) }
+func (f *fakeRuntime) Known() []term.Atom { return slices.Clone(f.known) }
 
-func (f *fakeRuntime) Ping(ctx context.Context, node term.Atom) bool {
-	return node == f.self || slices.Contains(f.reachable, node)
+func (f *fakeRuntime) Ping(ctx context.Context, node term.Atom) (time.Duration, error) {
+	if node == f.self || slices.Contains(f.reachable, node) {
+		return time.Millisecond, nil
+	}
+	return 0, fmt.Errorf("no node %s", node)
 }
 
 func (f *fakeRuntime) Connect(ctx context.Context, node term.Atom) bool {
@@ -56,7 +68,15 @@ func (f *fakeRuntime) Disconnect(node term.Atom) bool {
 		return false
 	}
 	f.connected = slices.Delete(f.connected, i, i+1)
+	f.nodeEvent("nodedown", node)
 	return true
+}
+
+// nodeEvent delivers {kind, node} when node is monitored.
+func (f *fakeRuntime) nodeEvent(kind string, node term.Atom) {
+	if f.monitored[node] {
+		f.mailbox = append(f.mailbox, term.Tuple{term.Atom(kind), node})
+	}
 }
 
 func (f *fakeRuntime) Send(ctx context.Context, name, node term.Atom, msg any) error {
@@ -64,8 +84,16 @@ func (f *fakeRuntime) Send(ctx context.Context, name, node term.Atom, msg any) e
 		f.sent = append(f.sent, fmt.Sprintf("%s %s %s", name, node, term.Inspect(msg)))
 		return nil
 	}
-	if name != "shell" {
+	pid, ok := f.names[name]
+	if !ok {
 		return fmt.Errorf("%w: %s", ErrNoProcess, term.Inspect(name))
+	}
+	return f.SendPID(ctx, pid, msg)
+}
+
+func (f *fakeRuntime) SendPID(ctx context.Context, pid term.PID, msg any) error {
+	if pid != f.SelfPID() {
+		return fmt.Errorf("no process %s", term.Inspect(pid))
 	}
 	f.mailbox = append(f.mailbox, msg)
 	return nil
@@ -75,6 +103,69 @@ func (f *fakeRuntime) Flush() []any {
 	out := f.mailbox
 	f.mailbox = nil
 	return out
+}
+
+func (f *fakeRuntime) Receive(ctx context.Context, timeout time.Duration) (any, bool, error) {
+	if len(f.mailbox) > 0 {
+		msg := f.mailbox[0]
+		f.mailbox = f.mailbox[1:]
+		return msg, true, nil
+	}
+	if timeout < 0 {
+		<-ctx.Done()
+		return nil, false, ctx.Err()
+	}
+	return nil, false, nil
+}
+
+func (f *fakeRuntime) SelfPID() term.PID { return term.PID{Node: f.self, ID: 1} }
+
+func (f *fakeRuntime) Register(name term.Atom, pid term.PID) error {
+	if _, taken := f.names[name]; taken {
+		return errors.New("the name is taken")
+	}
+	f.names[name] = pid
+	return nil
+}
+
+func (f *fakeRuntime) Unregister(name term.Atom) bool {
+	_, ok := f.names[name]
+	delete(f.names, name)
+	return ok
+}
+
+func (f *fakeRuntime) Whereis(name term.Atom) (term.PID, bool) {
+	pid, ok := f.names[name]
+	return pid, ok
+}
+
+func (f *fakeRuntime) Registered() []term.Atom {
+	var names []term.Atom
+	for n := range f.names {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func (f *fakeRuntime) Monitor(ctx context.Context, node term.Atom, on bool) error {
+	f.monitored[node] = on
+	if on && !f.Connect(ctx, node) {
+		f.nodeEvent("nodedown", node)
+	}
+	return nil
+}
+
+func (f *fakeRuntime) Info(node term.Atom) (NodeInfo, error) {
+	if !slices.Contains(f.connected, node) {
+		return NodeInfo{}, nil
+	}
+	return NodeInfo{
+		Connected: true,
+		Strategy:  "gossip",
+		Address:   "10.0.0.2:4370",
+		Since:     time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+	}, nil
 }
 
 // render prints a result or error the way the shell shows it.
@@ -95,29 +186,56 @@ func render(res Result, err error) string {
 	return strings.Join(lines, "\n")
 }
 
-// TestTranscript runs testdata/session.txt: each "iex> " line is
-// evaluated against one fakeRuntime, and the lines up to the next prompt
-// are the expected output.
-func TestTranscript(t *testing.T) {
-	f, err := os.Open("testdata/session.txt")
+// TestTranscripts runs each testdata/*.txt file in a session of its own
+// against a fresh fakeRuntime. A line "iex> INPUT" is evaluated; an input
+// may go on over lines starting with "...> ", and the lines up to the
+// next input are the expected output.
+func TestTranscripts(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 4 {
+		t.Fatalf("found %d transcripts in testdata, want at least 4", len(files))
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			rt := newFakeRuntime()
+			runTranscript(t, file, rt)
+			if filepath.Base(file) == "session.txt" {
+				wantSent := []string{`shell b@vm {:hi, "from a"}`, "x c@vm [1, 2]"}
+				if !slices.Equal(rt.sent, wantSent) {
+					t.Errorf("remote sends = %q, want %q", rt.sent, wantSent)
+				}
+			}
+		})
+	}
+}
+
+type transcriptStep struct {
+	lineNo int
+	input  string
+	want   []string
+}
+
+func readTranscript(t *testing.T, file string) []transcriptStep {
+	t.Helper()
+	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	type step struct {
-		lineNo int
-		input  string
-		want   []string
-	}
-	var steps []step
+	var steps []transcriptStep
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
 		switch {
-		case strings.HasPrefix(line, "iex> "):
-			steps = append(steps, step{lineNo: n, input: strings.TrimPrefix(line, "iex> ")})
+		case strings.HasPrefix(line, "iex> ") || line == "iex>":
+			steps = append(steps, transcriptStep{lineNo: n, input: strings.TrimPrefix(strings.TrimPrefix(line, "iex>"), " ")})
 		case strings.HasPrefix(line, "//") && len(steps) == 0:
 			// header comment
+		case strings.HasPrefix(line, "...> ") && len(steps) > 0 && len(steps[len(steps)-1].want) == 0:
+			steps[len(steps)-1].input += "\n" + strings.TrimPrefix(line, "...> ")
 		case len(steps) > 0:
 			steps[len(steps)-1].want = append(steps[len(steps)-1].want, line)
 		}
@@ -125,26 +243,26 @@ func TestTranscript(t *testing.T) {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-
-	if len(steps) < 20 {
-		t.Fatalf("read %d steps from session.txt, want at least 20", len(steps))
+	if len(steps) < 5 {
+		t.Fatalf("read %d steps from %s, want at least 5", len(steps), file)
 	}
+	return steps
+}
 
-	rt := newFakeRuntime()
-	for _, s := range steps {
+func runTranscript(t *testing.T, file string, rt *fakeRuntime) {
+	s := NewSession()
+	for _, step := range readTranscript(t, file) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		got := render(Eval(ctx, rt, s.input))
+		got := render(s.Eval(ctx, rt, step.input))
 		cancel()
-		want := strings.TrimRight(strings.Join(s.want, "\n"), "\n")
+		want := strings.TrimRight(strings.Join(step.want, "\n"), "\n")
 		if got != want {
-			t.Errorf("session.txt:%d: %s\n got: %s\nwant: %s", s.lineNo, s.input, got, want)
+			t.Errorf("%s:%d: %s\n got:\n%s\nwant:\n%s", filepath.Base(file), step.lineNo, step.input, indent(got), indent(want))
 		}
 	}
-	wantSent := []string{`shell b@vm {:hi, "from a"}`, "x c@vm [1, 2]"}
-	if !slices.Equal(rt.sent, wantSent) {
-		t.Errorf("remote sends = %q, want %q", rt.sent, wantSent)
-	}
 }
+
+func indent(s string) string { return "    " + strings.ReplaceAll(s, "\n", "\n    ") }
 
 func TestEvalValues(t *testing.T) {
 	tests := []struct {
@@ -198,31 +316,31 @@ func TestEvalErrors(t *testing.T) {
 		line string
 		want string
 	}{
-		{"Node.lst", "** (UndefinedFunctionError) function Node.lst/0 is undefined or private. Did you mean: Node.list/0"},
-		{"Node.ping", "** (UndefinedFunctionError) function Node.ping/0 is undefined or private. Did you mean: Node.ping/1"},
-		{"Nod.list", "** (UndefinedFunctionError) function Nod.list/0 is undefined (module Nod is not available). Did you mean: Node.list/0"},
+		{"Node.lst", "** (UndefinedFunctionError) function Node.lst/0 is undefined or private. Did you mean: Node.list/0, Node.list/1"},
+		{"Node.ping", "** (UndefinedFunctionError) function Node.ping/0 is undefined or private. Did you mean: Node.ping/1, Node.ping/2"},
+		{"Nod.list", "** (UndefinedFunctionError) function Nod.list/0 is undefined (module Nod is not available). Did you mean: Node.list/0, Node.list/1"},
 		{"flsh()", "** (CompileError) iex:1: undefined function flsh/0 (there is no such import). Did you mean: flush/0"},
 		{"zzzzzz", "** (CompileError) iex:1: undefined function zzzzzz/0 (there is no such import)"},
 		{"Node.ping(", `** (TokenMissingError) iex:1:11: missing terminator: ) (for "(" starting at line 1)`},
-		{"Node.ping(:a))", "** (SyntaxError) iex:1:14: unexpected token: )"},
+		{"Node.ping(:a))", `** (SyntaxError) iex:1:14: unexpected token: ); expected ";" or the end of the input`},
 		{"[1, 2", `** (TokenMissingError) iex:1:6: missing terminator: ] (for "[" starting at line 1)`},
 		{"{1, 2]", `** (SyntaxError) iex:1:6: unexpected token: ]. The "{" at line 1 is missing terminator "}"`},
 		{`%{a: 1, "k" => 2}`, "** (SyntaxError) iex:1:9: unexpected expression after keyword list. Keyword lists must always come last in lists and maps"},
 		{"[a: 1, 2]", "** (SyntaxError) iex:1:8: unexpected expression after keyword list. Keyword lists must always come last in lists and maps"},
 		{`"abc`, `** (TokenMissingError) iex:1:5: missing terminator: " (for string starting at line 1)`},
 		{`:"abc`, `** (TokenMissingError) iex:1:6: missing terminator: " (for atom starting at line 1)`},
-		{"Node.ping(:a,)", "** (SyntaxError) iex:1:14: syntax error before: ')'"},
-		{"Node.", "** (TokenMissingError) iex:1:6: syntax error: expression is incomplete"},
-		{"%{1}", "** (SyntaxError) iex:1:4: syntax error before: '}'"},
-		{"1 2", "** (SyntaxError) iex:1:3: syntax error before: 2"},
-		{")", "** (SyntaxError) iex:1:1: unexpected token: )"},
+		{"Node.ping(:a,)", `** (SyntaxError) iex:1:14: syntax error before: ')'; expected an argument after ","`},
+		{"Node.", `** (TokenMissingError) iex:1:6: syntax error: expression is incomplete; expected a function name after "."`},
+		{"%{1}", `** (SyntaxError) iex:1:4: unexpected token: }; expected "=>" after a map key, or key: value`},
+		{"1 2", `** (SyntaxError) iex:1:3: syntax error before: 2; expected ";" or the end of the input`},
+		{")", "** (SyntaxError) iex:1:1: unexpected token: ); expected an expression"},
 		{`"#{x}"`, "** (SyntaxError) iex:1:2: string interpolation is not supported in this shell; write the value as a literal"},
 		{"99999999999999999999", "** (SyntaxError) iex:1:1: integer 99999999999999999999 is out of range: this shell supports 64-bit integers"},
 		{"0x", "** (SyntaxError) iex:1:1: invalid number 0x in base 16"},
 		{"Node.ping(1)", `** (ArgumentError) invalid node name 1 for Node.ping/1: expected an atom like :"b@vm"`},
 		{"send(:nobody, :hi)", `** (ArgumentError) invalid destination :nobody for send/2: no process is registered as :nobody`},
-		{"send({}, :hi)", `** (ArgumentError) invalid destination {} for send/2: expected a registered name like :shell or {name, node}`},
-		{"send(123, :hi)", "** (ArgumentError) invalid destination 123 for send/2: expected a registered name like :shell or {name, node}"},
+		{"send({}, :hi)", `** (ArgumentError) invalid destination {} for send/2: expected a pid, a registered name like :shell or {name, node}`},
+		{"send(123, :hi)", "** (ArgumentError) invalid destination 123 for send/2: expected a pid, a registered name like :shell or {name, node}"},
 		{"Process.sleep(-1)", "** (ArgumentError) invalid timeout -1 for Process.sleep/1: expected milliseconds from 0 to 9223372036854 or :infinity"},
 		{"System.halt(256)", "** (ArgumentError) invalid status 256 for System.halt/1: expected an integer from 0 to 255"},
 		{"a: 1", "** (SyntaxError) iex:1:1: unexpected keyword list entry a: outside of a list, map or call"},

@@ -19,6 +19,8 @@ func FuzzEval(f *testing.F) {
 		"h", "System.halt(1)", `%{"k" => 2, a: 1}`, "[a: 1, b: [c: {}]]", "0x1F_FF",
 		"1.5e-3", `"a\tb\u{1F600}\x41"`, `:"a b"`, ":+", "?a", "-5", "Foo.Bar",
 		"Node.lst", "{1, 2]", "Node.ping(", `"#{x}"`, "%{a: 1, 2 => 3}", "((((1))))",
+		"x = [1, 2]; x |> length", "v(-1)", "Node.list(:known)", "receive(0)", "[\n1,\n2]",
+		"Node.ping(b@vm, count: 2, interval: 1)", "h Node.ping", `%{"こんにちは" => "世界"}`,
 	}
 	for _, s := range seeds {
 		f.Add(s)
@@ -38,7 +40,7 @@ func FuzzEval(f *testing.F) {
 			}
 			return
 		}
-		if _, isLiteral := e.(literal); !isLiteral && !isConstant(e) {
+		if len(e) != 1 || !isConstant(e[0]) {
 			return
 		}
 		printed := term.Inspect(res.Value)
@@ -51,6 +53,15 @@ func FuzzEval(f *testing.F) {
 		}
 		if !term.Equal(again.Value, res.Value) {
 			t.Fatalf("Eval(%s) = %s, want %s", printed, term.Inspect(again.Value), printed)
+		}
+		// The layout over several lines reads back as the same value too.
+		pretty := term.Format(res.Value, term.FormatOptions{InspectOptions: term.DefaultInspectOptions, Width: 20})
+		again, err = Eval(ctx, newFakeRuntime(), pretty)
+		if err != nil {
+			t.Fatalf("Eval(Format(%q)) = Eval(%s): %v", line, pretty, err)
+		}
+		if !term.Equal(again.Value, res.Value) {
+			t.Fatalf("Eval(%s) = %s, want %s", pretty, term.Inspect(again.Value), printed)
 		}
 	})
 }

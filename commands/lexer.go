@@ -24,16 +24,19 @@ const (
 	tokIdent            // node, flush, b@vm
 	tokAlias            // Node, Process
 	tokKey              // a: or "a b": in keyword lists (value holds the atom)
-	tokPunct            // ( ) [ ] { } %{ , . =>
+	tokPunct            // ( ) [ ] { } %{ , . => = |> ;
 	tokMinus            // - before a number
 )
 
-// token is one lexical token. col is the 1-based column of its first
-// character, counted in characters.
+// token is one lexical token. off is the byte offset of its first
+// character in the source; line and col are its 1-based line and column,
+// the column counted in characters.
 type token struct {
 	kind  tokenKind
 	text  string
 	value any
+	off   int
+	line  int
 	col   int
 }
 
@@ -43,6 +46,10 @@ type lexer struct {
 	src    string
 	pos    int // byte offset
 	tokens []token
+
+	// The position of byte offset markOff, kept so that positions of
+	// later offsets are counted from there and not from the start.
+	markOff, markLine, markCol int
 }
 
 // maxTokens bounds the work spent on one line.
@@ -57,16 +64,36 @@ var operatorAtoms = []string{
 	"&", "<", ">", "=", "|", ".", "%",
 }
 
-func (l *lexer) col(bytePos int) int {
-	return utf8.RuneCountInString(l.src[:bytePos]) + 1
+// position returns the 1-based line and column of byte offset off.
+func (l *lexer) position(off int) (line, col int) {
+	if off < l.markOff {
+		l.markOff, l.markLine, l.markCol = 0, 1, 1
+	}
+	for _, r := range l.src[l.markOff:off] {
+		if r == '\n' {
+			l.markLine++
+			l.markCol = 1
+		} else {
+			l.markCol++
+		}
+	}
+	l.markOff = off
+	return l.markLine, l.markCol
 }
 
-func (l *lexer) errorf(bytePos int, kind, format string, args ...any) *Error {
-	return &Error{Kind: kind, Message: fmt.Sprintf("iex:1:%d: ", l.col(bytePos)) + fmt.Sprintf(format, args...)}
+func (l *lexer) col(off int) int {
+	_, col := l.position(off)
+	return col
+}
+
+func (l *lexer) errorf(off int, kind, format string, args ...any) *Error {
+	line, col := l.position(off)
+	return errorAt(kind, line, col, fmt.Sprintf(format, args...))
 }
 
 func (l *lexer) emit(kind tokenKind, start int, value any) {
-	l.tokens = append(l.tokens, token{kind: kind, text: l.src[start:l.pos], value: value, col: l.col(start)})
+	line, col := l.position(start)
+	l.tokens = append(l.tokens, token{kind: kind, text: l.src[start:l.pos], value: value, off: start, line: line, col: col})
 }
 
 func isIdentStart(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' }
@@ -78,7 +105,7 @@ func isIdentChar(c byte) bool {
 
 // lex tokenizes the whole line.
 func lex(src string) ([]token, error) {
-	l := &lexer{src: src}
+	l := &lexer{src: src, markLine: 1, markCol: 1}
 	for {
 		if len(l.tokens) > maxTokens {
 			return nil, l.errorf(l.pos, "SyntaxError", "line has more than %d tokens", maxTokens)
@@ -100,7 +127,12 @@ func (l *lexer) skipSpace() {
 		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
 			l.pos++
 		case c == '#':
-			l.pos = len(l.src) // a comment runs to the end of the line
+			// A comment runs to the end of the line.
+			if nl := strings.IndexByte(l.src[l.pos:], '\n'); nl >= 0 {
+				l.pos += nl
+			} else {
+				l.pos = len(l.src)
+			}
 		default:
 			return
 		}
@@ -114,10 +146,10 @@ func (l *lexer) next() error {
 	case strings.HasPrefix(l.src[l.pos:], "%{"):
 		l.pos += 2
 		l.emit(tokPunct, start, nil)
-	case strings.HasPrefix(l.src[l.pos:], "=>"):
+	case strings.HasPrefix(l.src[l.pos:], "=>"), strings.HasPrefix(l.src[l.pos:], "|>"):
 		l.pos += 2
 		l.emit(tokPunct, start, nil)
-	case strings.ContainsRune("()[]{},.", rune(c)):
+	case strings.ContainsRune("()[]{},.=;", rune(c)):
 		l.pos++
 		l.emit(tokPunct, start, nil)
 	case c == '-' && l.pos+1 < len(l.src) && isDigit(l.src[l.pos+1]):
@@ -171,7 +203,7 @@ func (l *lexer) lexName() error {
 		return l.errorf(start, "SyntaxError", "atom length must be less than system limit: %d characters", term.MaxAtomLen)
 	}
 	if l.pos < len(l.src) && l.src[l.pos] == ':' &&
-		(l.pos+1 == len(l.src) || l.src[l.pos+1] == ' ' || l.src[l.pos+1] == '\t') {
+		(l.pos+1 == len(l.src) || strings.IndexByte(" \t\r\n", l.src[l.pos+1]) >= 0) {
 		l.pos++
 		l.emit(tokKey, start, term.Atom(name))
 		return nil
@@ -236,11 +268,13 @@ func (l *lexer) lexAtom() error {
 // lexQuoted reads a double-quoted string starting at l.pos and returns its
 // unescaped text. what names the construct in errors ("string", "atom").
 func (l *lexer) lexQuoted(what string) (string, error) {
+	start := l.pos
 	l.pos++
 	var b strings.Builder
 	for {
 		if l.pos >= len(l.src) {
-			return "", l.errorf(l.pos, "TokenMissingError", `missing terminator: " (for %s starting at line 1)`, what)
+			line, _ := l.position(start)
+			return "", l.errorf(l.pos, "TokenMissingError", `missing terminator: " (for %s starting at line %d)`, what, line)
 		}
 		c := l.src[l.pos]
 		switch {
@@ -249,6 +283,9 @@ func (l *lexer) lexQuoted(what string) (string, error) {
 			return b.String(), nil
 		case c == '#' && strings.HasPrefix(l.src[l.pos:], "#{"):
 			return "", l.errorf(l.pos, "SyntaxError", "string interpolation is not supported in this shell; write the value as a literal")
+		case c == '\\' && l.pos+1 == len(l.src):
+			line, _ := l.position(start)
+			return "", l.errorf(l.pos+1, "TokenMissingError", `missing terminator: " (for %s starting at line %d)`, what, line)
 		case c == '\\':
 			if err := l.lexEscape(&b); err != nil {
 				return "", err

@@ -7,20 +7,20 @@ import (
 	"github.com/gonode/gonode/node/term"
 )
 
-// expr is a parsed expression: literal, listExpr, tupleExpr, mapExpr or
-// callExpr.
-type expr interface{ column() int }
+// expr is a parsed expression: literal, listExpr, tupleExpr, mapExpr,
+// callExpr or matchExpr.
+type expr interface{ pos() token }
 
 // literal is a constant term.
 type literal struct {
 	value any
-	col   int
+	at    token
 }
 
 // listExpr is a list. Keyword entries appear as two-element tupleExprs.
 type listExpr struct {
 	elems []expr
-	col   int
+	at    token
 }
 
 // tupleExpr is a tuple. keyword marks the {key, value} tuple of a
@@ -28,31 +28,40 @@ type listExpr struct {
 type tupleExpr struct {
 	elems   []expr
 	keyword bool
-	col     int
+	at      token
 }
 
 // mapExpr is a map literal.
 type mapExpr struct {
 	keys, values []expr
-	col          int
+	at           token
 }
 
 // callExpr is a function call. module is "" for a local call such as
 // flush(). A bare identifier without parentheses or arguments is a call
-// with bare set, which evaluates as a node name where one is expected.
+// with bare set: it evaluates as a variable when one is bound, else as a
+// call, or as a node name where one is expected.
 type callExpr struct {
 	module string
 	name   string
 	args   []expr
 	bare   bool
-	col    int
+	at     token
 }
 
-func (e literal) column() int   { return e.col }
-func (e listExpr) column() int  { return e.col }
-func (e tupleExpr) column() int { return e.col }
-func (e mapExpr) column() int   { return e.col }
-func (e callExpr) column() int  { return e.col }
+// matchExpr binds a variable: name = value. The name _ discards the value.
+type matchExpr struct {
+	name  string
+	value expr
+	at    token
+}
+
+func (e literal) pos() token   { return e.at }
+func (e listExpr) pos() token  { return e.at }
+func (e tupleExpr) pos() token { return e.at }
+func (e mapExpr) pos() token   { return e.at }
+func (e callExpr) pos() token  { return e.at }
+func (e matchExpr) pos() token { return e.at }
 
 // qualifiedName returns "Mod.fun" or "fun".
 func (e callExpr) qualifiedName() string {
@@ -62,7 +71,7 @@ func (e callExpr) qualifiedName() string {
 	return e.module + "." + e.name
 }
 
-// maxNesting bounds the nesting of brackets and calls in one line.
+// maxNesting bounds the nesting of brackets and calls in one input.
 const maxNesting = 100
 
 // parser builds an expr from tokens.
@@ -72,51 +81,67 @@ type parser struct {
 	depth  int
 }
 
-// parse parses one shell line. It returns a nil expr for a line with no
-// expression (blank or comment only). Grammar, in EBNF:
+// parse parses one shell input, which may span several lines, into its
+// statements. It returns no statements for an input with no expression
+// (blank or comment only). Grammar, in EBNF:
 //
-//	line     = [ expr ] EOF .
-//	expr     = literal | list | tuple | map | call | "(" expr ")" .
+//	input    = [ stmt ] { ";" [ stmt ] } EOF .
+//	stmt     = var "=" stmt | pipe .
+//	pipe     = expr { "|>" call } .
+//	expr     = literal | list | tuple | map | call | "(" stmt ")" .
 //	literal  = [ "-" ] ( integer | float ) | atom | string | alias
 //	         | "true" | "false" | "nil" .
 //	list     = "[" [ items [ "," ] ] "]" .
 //	tuple    = "{" [ items [ "," ] ] "}" .
-//	items    = keywords | expr { "," expr } [ "," keywords ] .
-//	keywords = key expr { "," key expr } .
+//	items    = keywords | pipe { "," pipe } [ "," keywords ] .
+//	keywords = key pipe { "," key pipe } .
 //	key      = ident ":" | string ":" .        (a space must follow the colon)
 //	map      = "%{" [ ( keywords | assoc { "," assoc } [ "," keywords ] ) [ "," ] ] "}" .
-//	assoc    = expr "=>" expr .
-//	call     = name [ "(" [ args ] ")" | args ] .
+//	assoc    = pipe "=>" pipe .
+//	call     = name [ "(" [ items ] ")" | bareargs ] .
+//	bareargs = keywords | expr { "," expr } [ "," keywords ] .
 //	name     = ident | alias { "." alias } "." ident .
-//	args     = items .
+//	var      = ident .                         (without @, ? or !)
+//
+// A pipe a |> f(b) is the call f(a, b). A call without parentheses takes
+// every argument up to the end of the enclosing list and binds tighter
+// than |>, so Node.ping b@vm |> f is f(Node.ping(b@vm)). An identifier
+// without arguments is a variable when one of that name is bound, else a
+// call with no arguments.
 //
 // Terminals: integer is decimal with optional _ between digits, or 0x, 0o
 // and 0b with digits, or a character literal ?a; float is digits "."
 // digits with an optional exponent; atom is :name, :"quoted" or an
 // operator such as :+; string is "text" with the escapes \n \t \r \e \a
-// \b \f \v \0 \d \s \" \\ \# \xHH \uHHHH \u{H...} and no interpolation;
-// ident starts with a lower-case letter or _, may contain @ and may end in
-// ? or !; alias starts with an upper-case letter, and an alias that does
-// not name a function is the atom Elixir.Alias. A call without parentheses
-// takes every argument up to the end of the enclosing list, as in
-// Node.ping :"b@vm". A # starts a comment.
-func parse(line string) (expr, error) {
-	tokens, err := lex(line)
+// \b \f \v \0 \d \s \" \\ \# \xHH \uHHHH \u{H...}, Unicode text and
+// newlines, and no interpolation; ident starts with a lower-case letter or
+// _, may contain @ and may end in ? or !; alias starts with an upper-case
+// letter, and an alias that does not name a function is the atom
+// Elixir.Alias. Newlines count as spaces outside strings. A # starts a
+// comment that runs to the end of the line.
+func parse(src string) ([]expr, error) {
+	tokens, err := lex(src)
 	if err != nil {
 		return nil, err
 	}
 	p := &parser{tokens: tokens}
-	if p.peek().kind == tokEOF {
-		return nil, nil
+	var stmts []expr
+	for {
+		for p.isPunct(";") {
+			p.advance()
+		}
+		if p.peek().kind == tokEOF {
+			return stmts, nil
+		}
+		e, err := p.parseStmt()
+		if err != nil {
+			return nil, err
+		}
+		stmts = append(stmts, e)
+		if t := p.peek(); t.kind != tokEOF && !p.isPunct(";") {
+			return nil, p.unexpected(t, `";" or the end of the input`)
+		}
 	}
-	e, err := p.parseExpr()
-	if err != nil {
-		return nil, err
-	}
-	if t := p.peek(); t.kind != tokEOF {
-		return nil, p.unexpected(t)
-	}
-	return e, nil
 }
 
 func (p *parser) peek() token { return p.tokens[p.pos] }
@@ -134,35 +159,94 @@ func (p *parser) isPunct(text string) bool {
 	return t.kind == tokPunct && t.text == text
 }
 
-func syntaxErrorf(col int, format string, args ...any) *Error {
-	return &Error{Kind: "SyntaxError", Message: fmt.Sprintf("iex:1:%d: ", col) + fmt.Sprintf(format, args...)}
+func syntaxErrorf(t token, format string, args ...any) *Error {
+	return errorAt("SyntaxError", t.line, t.col, fmt.Sprintf(format, args...))
 }
 
-// unexpected reports token t where it cannot stand, as iex does.
-func (p *parser) unexpected(t token) *Error {
+// unexpected reports token t where it cannot stand, as iex does, and what
+// the parser expected there instead.
+func (p *parser) unexpected(t token, expected string) *Error {
+	var e *Error
 	switch t.kind {
 	case tokEOF:
-		return &Error{Kind: "TokenMissingError", Message: fmt.Sprintf("iex:1:%d: syntax error: expression is incomplete", t.col)}
+		e = errorAt("TokenMissingError", t.line, t.col, "syntax error: expression is incomplete")
 	case tokPunct:
 		if strings.Contains(")]}", t.text) {
-			return syntaxErrorf(t.col, "unexpected token: %s", t.text)
+			e = syntaxErrorf(t, "unexpected token: %s", t.text)
+		} else {
+			e = syntaxErrorf(t, "syntax error before: '%s'", t.text)
 		}
-		return syntaxErrorf(t.col, "syntax error before: '%s'", t.text)
-	case tokString:
-		return syntaxErrorf(t.col, "syntax error before: %s", t.text)
+	default:
+		e = syntaxErrorf(t, "syntax error before: %s", t.text)
 	}
-	return syntaxErrorf(t.col, "syntax error before: %s", t.text)
+	if expected != "" {
+		e.Message += "; expected " + expected
+	}
+	return e
 }
 
 func (p *parser) enter() error {
 	p.depth++
 	if p.depth > maxNesting {
-		return syntaxErrorf(p.peek().col, "expression nested more than %d levels deep", maxNesting)
+		return syntaxErrorf(p.peek(), "expression nested more than %d levels deep", maxNesting)
 	}
 	return nil
 }
 
 func (p *parser) leave() { p.depth-- }
+
+// parseStmt parses a match or a pipe.
+func (p *parser) parseStmt() (expr, error) {
+	t := p.peek()
+	next := p.tokens[min(p.pos+1, len(p.tokens)-1)]
+	if t.kind == tokIdent && next.kind == tokPunct && next.text == "=" {
+		name := t.value.(string)
+		if !isVariableName(name) {
+			return nil, syntaxErrorf(t, "invalid variable name %s: a variable is a lower-case name without @, ? or !", name)
+		}
+		if err := p.enter(); err != nil {
+			return nil, err
+		}
+		defer p.leave()
+		p.advance()
+		p.advance()
+		v, err := p.parseStmt()
+		if err != nil {
+			return nil, err
+		}
+		return matchExpr{name: name, value: v, at: t}, nil
+	}
+	return p.parsePipe()
+}
+
+func isVariableName(name string) bool {
+	return !strings.ContainsAny(name, "@?!") && name != "true" && name != "false" && name != "nil"
+}
+
+// parsePipe parses expr { "|>" call }, turning each step into a call
+// with the value on the left as its first argument.
+func (p *parser) parsePipe() (expr, error) {
+	left, err := p.parseExpr()
+	if err != nil {
+		return nil, err
+	}
+	for p.isPunct("|>") {
+		pipe := p.advance()
+		t := p.peek()
+		right, err := p.parseExpr()
+		if err != nil {
+			return nil, err
+		}
+		call, ok := right.(callExpr)
+		if !ok {
+			return nil, syntaxErrorf(t, "cannot pipe into %s; expected a call such as length() after |> at column %d", t.text, pipe.col)
+		}
+		call.bare = false
+		call.args = append([]expr{left}, call.args...)
+		left = call
+	}
+	return left, nil
+}
 
 func (p *parser) parseExpr() (expr, error) {
 	if err := p.enter(); err != nil {
@@ -173,17 +257,17 @@ func (p *parser) parseExpr() (expr, error) {
 	switch t.kind {
 	case tokAtom, tokString, tokInt, tokFloat:
 		p.advance()
-		return literal{value: t.value, col: t.col}, nil
+		return literal{value: t.value, at: t}, nil
 	case tokMinus:
 		p.advance()
 		n := p.advance()
 		switch v := n.value.(type) {
 		case int64:
-			return literal{value: -v, col: t.col}, nil
+			return literal{value: -v, at: t}, nil
 		case float64:
-			return literal{value: -v, col: t.col}, nil
+			return literal{value: -v, at: t}, nil
 		}
-		return nil, p.unexpected(n)
+		return nil, p.unexpected(n, "a number after -")
 	case tokIdent:
 		return p.parseCall()
 	case tokAlias:
@@ -192,7 +276,7 @@ func (p *parser) parseExpr() (expr, error) {
 		switch t.text {
 		case "(":
 			open := p.advance()
-			e, err := p.parseExpr()
+			e, err := p.parseStmt()
 			if err != nil {
 				return nil, err
 			}
@@ -208,9 +292,9 @@ func (p *parser) parseExpr() (expr, error) {
 			return p.parseMap()
 		}
 	case tokKey:
-		return nil, syntaxErrorf(t.col, "unexpected keyword list entry %s outside of a list, map or call", t.text)
+		return nil, syntaxErrorf(t, "unexpected keyword list entry %s outside of a list, map or call", t.text)
 	}
-	return nil, p.unexpected(t)
+	return nil, p.unexpected(t, "an expression")
 }
 
 // expectClose consumes the closing bracket for open or reports it missing.
@@ -221,40 +305,43 @@ func (p *parser) expectClose(close string, open token) error {
 	}
 	t := p.peek()
 	if t.kind == tokEOF {
-		return &Error{Kind: "TokenMissingError", Message: fmt.Sprintf("iex:1:%d: missing terminator: %s (for %q starting at line 1)", t.col, close, open.text)}
+		return errorAt("TokenMissingError", t.line, t.col, fmt.Sprintf("missing terminator: %s (for %q starting at line %d)", close, open.text, open.line))
 	}
 	if t.kind == tokPunct && strings.Contains(")]}", t.text) {
-		return syntaxErrorf(t.col, "unexpected token: %s. The %q at line 1 is missing terminator %q", t.text, open.text, close)
+		return syntaxErrorf(t, "unexpected token: %s. The %q at line %d is missing terminator %q", t.text, open.text, open.line, close)
 	}
-	return p.unexpected(t)
+	return p.unexpected(t, fmt.Sprintf("%q or %q", ",", close))
 }
 
 // parseItems parses items up to the closing bracket close. Keyword
 // entries become {key, value} tuples and must come last. A trailing comma
 // is allowed in lists and tuples, as in Elixir, but not in call
 // arguments.
-func (p *parser) parseItems(close string) ([]expr, error) {
+func (p *parser) parseItems(open token, close string) ([]expr, error) {
 	var items []expr
 	keywords := false
 	for !p.atClose() {
 		if len(items) > 0 {
 			comma := p.peek()
 			if !p.isPunct(",") {
-				return nil, p.unexpected(comma)
+				return nil, p.unexpected(comma, fmt.Sprintf("%q or %q", ",", close))
 			}
 			p.advance()
 			if p.isPunct(close) && close == ")" {
-				return nil, syntaxErrorf(p.peek().col, "syntax error before: '%s'", close)
+				return nil, syntaxErrorf(p.peek(), "syntax error before: '%s'; expected an argument after \",\"", close)
 			}
 			if p.isPunct(close) {
 				break
+			}
+			if p.peek().kind == tokEOF {
+				return nil, p.expectClose(close, open)
 			}
 		}
 		t := p.peek()
 		if t.kind == tokKey {
 			keywords = true
 			p.advance()
-			v, err := p.parseExpr()
+			v, err := p.parsePipe()
 			if err != nil {
 				return nil, err
 			}
@@ -262,9 +349,9 @@ func (p *parser) parseItems(close string) ([]expr, error) {
 			continue
 		}
 		if keywords {
-			return nil, keywordNotLast(t.col)
+			return nil, keywordNotLast(t)
 		}
-		e, err := p.parseExpr()
+		e, err := p.parsePipe()
 		if err != nil {
 			return nil, err
 		}
@@ -274,44 +361,44 @@ func (p *parser) parseItems(close string) ([]expr, error) {
 }
 
 // atClose reports whether the next token ends a bracketed sequence: any
-// closing bracket or the end of the line. The caller checks which.
+// closing bracket or the end of the input. The caller checks which.
 func (p *parser) atClose() bool {
 	t := p.peek()
 	return t.kind == tokEOF || t.kind == tokPunct && strings.Contains(")]}", t.text)
 }
 
 func keywordEntry(key token, value expr) tupleExpr {
-	return tupleExpr{elems: []expr{literal{value: key.value, col: key.col}, value}, keyword: true, col: key.col}
+	return tupleExpr{elems: []expr{literal{value: key.value, at: key}, value}, keyword: true, at: key}
 }
 
-func keywordNotLast(col int) *Error {
-	return syntaxErrorf(col, "unexpected expression after keyword list. Keyword lists must always come last in lists and maps")
+func keywordNotLast(t token) *Error {
+	return syntaxErrorf(t, "unexpected expression after keyword list. Keyword lists must always come last in lists and maps")
 }
 
 func (p *parser) parseList() (expr, error) {
 	open := p.advance()
-	items, err := p.parseItems("]")
+	items, err := p.parseItems(open, "]")
 	if err != nil {
 		return nil, err
 	}
 	if err := p.expectClose("]", open); err != nil {
 		return nil, err
 	}
-	return listExpr{elems: items, col: open.col}, nil
+	return listExpr{elems: items, at: open}, nil
 }
 
 // parseTuple parses a tuple. As in Elixir, trailing keyword entries form
 // one keyword list element: {1, a: 2} is {1, [a: 2]}.
 func (p *parser) parseTuple() (expr, error) {
 	open := p.advance()
-	items, err := p.parseItems("}")
+	items, err := p.parseItems(open, "}")
 	if err != nil {
 		return nil, err
 	}
 	if err := p.expectClose("}", open); err != nil {
 		return nil, err
 	}
-	return tupleExpr{elems: groupKeywords(items), col: open.col}, nil
+	return tupleExpr{elems: groupKeywords(items), at: open}, nil
 }
 
 // groupKeywords gathers the trailing keyword entries of a tuple or an
@@ -328,51 +415,51 @@ func groupKeywords(items []expr) []expr {
 	if first == len(items) {
 		return items
 	}
-	kw := listExpr{elems: items[first:], col: items[first].column()}
+	kw := listExpr{elems: items[first:], at: items[first].pos()}
 	return append(items[:first:first], kw)
 }
 
 func (p *parser) parseMap() (expr, error) {
 	open := p.advance()
-	m := mapExpr{col: open.col}
+	m := mapExpr{at: open}
 	keywords := false
 	for !p.atClose() {
 		if len(m.keys) > 0 {
 			if !p.isPunct(",") {
-				return nil, p.unexpected(p.peek())
+				return nil, p.unexpected(p.peek(), `"," or "}"`)
 			}
 			p.advance()
 			if p.isPunct("}") {
 				break // trailing comma
+			}
+			if p.peek().kind == tokEOF {
+				return nil, p.expectClose("}", open)
 			}
 		}
 		t := p.peek()
 		if t.kind == tokKey {
 			keywords = true
 			p.advance()
-			v, err := p.parseExpr()
+			v, err := p.parsePipe()
 			if err != nil {
 				return nil, err
 			}
-			m.keys = append(m.keys, literal{value: t.value, col: t.col})
+			m.keys = append(m.keys, literal{value: t.value, at: t})
 			m.values = append(m.values, v)
 			continue
 		}
 		if keywords {
-			return nil, keywordNotLast(t.col)
+			return nil, keywordNotLast(t)
 		}
-		k, err := p.parseExpr()
+		k, err := p.parsePipe()
 		if err != nil {
 			return nil, err
 		}
-		if t := p.peek(); !p.isPunct("=>") {
-			if t.kind == tokPunct {
-				return nil, syntaxErrorf(t.col, "syntax error before: '%s'", t.text)
-			}
-			return nil, p.unexpected(t)
+		if !p.isPunct("=>") {
+			return nil, p.unexpected(p.peek(), `"=>" after a map key, or key: value`)
 		}
 		p.advance()
-		v, err := p.parseExpr()
+		v, err := p.parsePipe()
 		if err != nil {
 			return nil, err
 		}
@@ -400,16 +487,16 @@ func (p *parser) parseAlias() (expr, error) {
 			continue
 		case tokIdent:
 			p.advance()
-			return p.parseArgs(callExpr{module: strings.Join(parts, "."), name: t.value.(string), col: first.col})
+			return p.parseArgs(callExpr{module: strings.Join(parts, "."), name: t.value.(string), at: first})
 		}
-		return nil, p.unexpected(t)
+		return nil, p.unexpected(t, "a function name after \".\"")
 	}
 	// Elixir and Elixir.Foo already carry the prefix, as in Elixir.
 	name := strings.Join(parts, ".")
 	if parts[0] != "Elixir" {
 		name = "Elixir." + name
 	}
-	return literal{value: term.Atom(name), col: first.col}, nil
+	return literal{value: term.Atom(name), at: first}, nil
 }
 
 // parseCall parses a local call or a bare identifier. true, false and nil
@@ -419,13 +506,13 @@ func (p *parser) parseCall() (expr, error) {
 	name := t.value.(string)
 	switch name {
 	case "true":
-		return literal{value: true, col: t.col}, nil
+		return literal{value: true, at: t}, nil
 	case "false":
-		return literal{value: false, col: t.col}, nil
+		return literal{value: false, at: t}, nil
 	case "nil":
-		return literal{value: nil, col: t.col}, nil
+		return literal{value: nil, at: t}, nil
 	}
-	return p.parseArgs(callExpr{name: name, col: t.col})
+	return p.parseArgs(callExpr{name: name, at: t})
 }
 
 // startsExpr reports whether t can begin an argument of a call without
@@ -447,7 +534,7 @@ func (p *parser) parseArgs(c callExpr) (expr, error) {
 	switch {
 	case t.kind == tokPunct && t.text == "(" && p.adjacent():
 		open := p.advance()
-		items, err := p.parseItems(")")
+		items, err := p.parseItems(open, ")")
 		if err != nil {
 			return nil, err
 		}
@@ -474,7 +561,7 @@ func (p *parser) adjacent() bool {
 		return false
 	}
 	prev, cur := p.tokens[p.pos-1], p.tokens[p.pos]
-	return prev.col+len([]rune(prev.text)) == cur.col
+	return prev.off+len(prev.text) == cur.off
 }
 
 // parseBareArgs parses comma-separated arguments of a call without
@@ -494,7 +581,7 @@ func (p *parser) parseBareArgs() ([]expr, error) {
 			items = append(items, keywordEntry(t, v))
 		} else {
 			if keywords {
-				return nil, keywordNotLast(t.col)
+				return nil, keywordNotLast(t)
 			}
 			e, err := p.parseExpr()
 			if err != nil {

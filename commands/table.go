@@ -1,27 +1,25 @@
 package commands
 
 import (
-	"errors"
-	"fmt"
-	"math"
 	"strconv"
 	"strings"
-	"time"
-
-	"github.com/gonode/gonode/node/term"
 )
 
 // command is one shell command. The table below is the single source of
-// names, arities and help text.
+// names, arities, help text and completion.
 type command struct {
 	name    string // "Node.ping" or "flush"
 	arities []int
-	usage   string // shown by h
-	help    string
+	usage   []string // call forms shown by h, one for each way to call it
+	help    string   // one line for the list that h shows
+	doc     string   // more detail, shown by h with the command's name
 	// nodeArg is the index of the argument that names a node, where a
 	// bare name like b@vm means the atom; -1 when there is none.
 	nodeArg int
-	run     func(ev *evaluator, args []any) (any, error)
+	// quoted commands get their arguments unevaluated, as source names,
+	// as h Node.ping does.
+	quoted bool
+	run    func(ev *evaluator, args []any) (any, error)
 }
 
 func (c *command) acceptsArity(n int) bool {
@@ -42,175 +40,65 @@ func (c *command) signatures() string {
 	return strings.Join(parts, ", ")
 }
 
+// module returns "Node" for Node.ping and "" for a local command.
+func (c *command) module() string {
+	if i := strings.LastIndexByte(c.name, '.'); i >= 0 {
+		return c.name[:i]
+	}
+	return ""
+}
+
 // commandTable lists every command; init fills it to avoid an
 // initialization cycle through the run functions.
 var commandTable []command
 
 func init() {
 	commandTable = []command{
-		{name: "Node.self", arities: []int{0}, usage: "Node.self", help: "this node's name", nodeArg: -1, run: runSelf},
-		{name: "node", arities: []int{0}, usage: "node()", help: "this node's name, like Node.self", nodeArg: -1, run: runSelf},
-		{name: "Node.list", arities: []int{0}, usage: "Node.list", help: "connected nodes", nodeArg: -1, run: runList},
-		{name: "Node.ping", arities: []int{1}, usage: "Node.ping(node)", help: "ping a node: :pong on a reply, else :pang", nodeArg: 0, run: runPing},
-		{name: "Node.connect", arities: []int{1}, usage: "Node.connect(node)", help: "connect to a node: true or false", nodeArg: 0, run: runConnect},
-		{name: "Node.disconnect", arities: []int{1}, usage: "Node.disconnect(node)", help: "drop the connection to a node: true or false", nodeArg: 0, run: runDisconnect},
-		{name: "send", arities: []int{2}, usage: "send(dest, message)", help: "send a message to {name, node} or to a local name; returns the message", nodeArg: -1, run: runSend},
-		{name: "flush", arities: []int{0}, usage: "flush()", help: "print and remove the messages sent to this shell", nodeArg: -1, run: runFlush},
-		{name: "Process.sleep", arities: []int{1}, usage: "Process.sleep(ms)", help: "wait ms milliseconds (or :infinity until interrupted)", nodeArg: -1, run: runSleep},
-		{name: "h", arities: []int{0}, usage: "h", help: "show this help", nodeArg: -1, run: runHelp},
-		{name: "help", arities: []int{0}, usage: "help", help: "show this help", nodeArg: -1, run: runHelp},
-		{name: "System.halt", arities: []int{0, 1}, usage: "System.halt(code \\\\ 0)", help: "exit the shell with a status code from 0 to 255", nodeArg: -1, run: runHalt},
+		{name: "Node.self", arities: []int{0}, usage: []string{"Node.self"}, help: "this node's name", nodeArg: -1, run: runSelf},
+		{name: "node", arities: []int{0}, usage: []string{"node()"}, help: "this node's name, like Node.self", nodeArg: -1, run: runSelf},
+		{name: "Node.alive?", arities: []int{0}, usage: []string{"Node.alive?"}, help: "true: a gonode node is always distributed", nodeArg: -1, run: runAlive},
+		{name: "Node.list", arities: []int{0, 1}, usage: []string{"Node.list", "Node.list(kind)"}, help: "connected nodes, or the nodes of kind",
+			doc: "kind is :visible (connected nodes, the default), :hidden (always [] because gonode has no hidden nodes), " +
+				":connected (visible and hidden), :this (this node), :known (this node and every node connected since the shell started), " +
+				"or a list of these, such as [:this, :visible].",
+			nodeArg: -1, run: runList},
+		{name: "Node.ping", arities: []int{1, 2}, usage: []string{"Node.ping(node)", "Node.ping(node, count: n, interval: ms)"}, help: "ping a node: :pong on a reply, else :pang",
+			doc: "With count, sends n pings interval milliseconds apart (default 1000), prints each round trip as it comes and then min/avg/max, as ping(8) does. " +
+				"It returns :pong when any ping was answered. Ctrl-C stops early and prints the statistics so far.",
+			nodeArg: 0, run: runPing},
+		{name: "Node.connect", arities: []int{1}, usage: []string{"Node.connect(node)"}, help: "connect to a node: true or false", nodeArg: 0, run: runConnect},
+		{name: "Node.disconnect", arities: []int{1}, usage: []string{"Node.disconnect(node)"}, help: "drop the connection to a node: true or false", nodeArg: 0, run: runDisconnect},
+		{name: "Node.monitor", arities: []int{2}, usage: []string{"Node.monitor(node, true | false)"}, help: "deliver {:nodeup, node} and {:nodedown, node} to this shell",
+			doc: "Turning a monitor on connects to the node; when that fails, {:nodedown, node} arrives at once. " +
+				"Unlike Erlang's monitor_node, the monitor stays on after a nodedown and also reports each nodeup, until Node.monitor(node, false). Read the messages with flush() or receive.",
+			nodeArg: 0, run: runMonitor},
+		{name: "Node.info", arities: []int{1}, usage: []string{"Node.info(node)"}, help: "how a node was found, its address, since when, last round trip",
+			doc: "Returns a map: connected, strategy (the discovery strategy, :node for Node.connect or Node.ping, :incoming when the peer connected), " +
+				"address, connected_since (UTC, ISO 8601), and last_rtt_ms, the last round trip this shell measured (Node.info pings once when there is none).",
+			nodeArg: 0, run: runInfo},
+		{name: "self", arities: []int{0}, usage: []string{"self()"}, help: "the pid of this shell", nodeArg: -1, run: runSelfPID},
+		{name: "send", arities: []int{2}, usage: []string{"send(dest, message)"}, help: "send a message to a pid, a local name or {name, node}; returns the message", nodeArg: -1, run: runSend},
+		{name: "flush", arities: []int{0}, usage: []string{"flush()"}, help: "print and remove the messages sent to this shell", nodeArg: -1, run: runFlush},
+		{name: "receive", arities: []int{0, 1}, usage: []string{"receive()", "receive(timeout)"}, help: "the next message to this shell, or :timeout after timeout ms",
+			doc: "gonode's form of receive do msg -> msg after timeout -> :timeout end. " +
+				"receive() and receive(:infinity) wait until a message arrives or Ctrl-C; receive(0) only looks.",
+			nodeArg: -1, run: runReceive},
+		{name: "Process.register", arities: []int{2}, usage: []string{"Process.register(pid, name)"}, help: "register a local pid under an atom name: true", nodeArg: -1, run: runRegister},
+		{name: "Process.unregister", arities: []int{1}, usage: []string{"Process.unregister(name)"}, help: "remove a registered name: true", nodeArg: -1, run: runUnregister},
+		{name: "Process.whereis", arities: []int{1}, usage: []string{"Process.whereis(name)"}, help: "the pid registered under name, or nil", nodeArg: -1, run: runWhereis},
+		{name: "Process.registered", arities: []int{0}, usage: []string{"Process.registered"}, help: "the registered names", nodeArg: -1, run: runRegistered},
+		{name: "Process.sleep", arities: []int{1}, usage: []string{"Process.sleep(ms)"}, help: "wait ms milliseconds (or :infinity until interrupted)", nodeArg: -1, run: runSleep},
+		{name: "v", arities: []int{0, 1}, usage: []string{"v()", "v(n)"}, help: "the value of input n (negative: counted back), v() the last",
+			nodeArg: -1, run: runV},
+		{name: "length", arities: []int{1}, usage: []string{"length(list)"}, help: "the number of elements of a list", nodeArg: -1, run: runLength},
+		{name: "hd", arities: []int{1}, usage: []string{"hd(list)"}, help: "the first element of a list", nodeArg: -1, run: runHd},
+		{name: "tl", arities: []int{1}, usage: []string{"tl(list)"}, help: "a list without its first element", nodeArg: -1, run: runTl},
+		{name: "elem", arities: []int{2}, usage: []string{"elem(tuple, index)"}, help: "the element of a tuple at a 0-based index", nodeArg: -1, run: runElem},
+		{name: "Map.get", arities: []int{2, 3}, usage: []string{"Map.get(map, key, default \\\\ nil)"}, help: "the value of a key, or default", nodeArg: -1, run: runMapGet},
+		{name: "Map.keys", arities: []int{1}, usage: []string{"Map.keys(map)"}, help: "the keys of a map, in term order", nodeArg: -1, run: runMapKeys},
+		{name: "h", arities: []int{0, 1}, usage: []string{"h", "h Node.ping"}, help: "show this help, or the help of one command or module", nodeArg: -1, quoted: true, run: runHelp},
+		{name: "help", arities: []int{0}, usage: []string{"help"}, help: "show this help", nodeArg: -1, run: runHelp},
+		{name: "clear", arities: []int{0}, usage: []string{"clear"}, help: "clear the terminal", nodeArg: -1, run: runClear},
+		{name: "System.halt", arities: []int{0, 1}, usage: []string{"System.halt(code \\\\ 0)"}, help: "exit the shell with a status code from 0 to 255", nodeArg: -1, run: runHalt},
 	}
-}
-
-func runSelf(ev *evaluator, _ []any) (any, error) {
-	return ev.rt.Self(), nil
-}
-
-func runList(ev *evaluator, _ []any) (any, error) {
-	nodes := ev.rt.List()
-	out := make(term.List, 0, len(nodes))
-	for _, n := range nodes {
-		out = append(out, n)
-	}
-	return out, nil
-}
-
-func runPing(ev *evaluator, args []any) (any, error) {
-	node, err := nodeName("Node.ping/1", args[0])
-	if err != nil {
-		return nil, err
-	}
-	if ev.rt.Ping(ev.ctx, node) {
-		return term.Atom("pong"), nil
-	}
-	return term.Atom("pang"), nil
-}
-
-func runConnect(ev *evaluator, args []any) (any, error) {
-	node, err := nodeName("Node.connect/1", args[0])
-	if err != nil {
-		return nil, err
-	}
-	return ev.rt.Connect(ev.ctx, node), nil
-}
-
-func runDisconnect(ev *evaluator, args []any) (any, error) {
-	node, err := nodeName("Node.disconnect/1", args[0])
-	if err != nil {
-		return nil, err
-	}
-	return ev.rt.Disconnect(node), nil
-}
-
-// nodeName converts a node argument: an atom, or a string naming one.
-func nodeName(fn string, v any) (term.Atom, error) {
-	switch x := v.(type) {
-	case term.Atom:
-		if x != "" {
-			return x, nil
-		}
-	case string:
-		if x != "" && len(x) <= term.MaxAtomLen*4 {
-			return term.Atom(x), nil
-		}
-	}
-	return "", argumentErrorf(`invalid node name %s for %s: expected an atom like :"b@vm"`, term.Inspect(v), fn)
-}
-
-// runSend sends args[1] to args[0], which is {name, node} or a local
-// registered name.
-func runSend(ev *evaluator, args []any) (any, error) {
-	dest, msg := args[0], args[1]
-	var name, node term.Atom
-	switch d := dest.(type) {
-	case term.Atom:
-		name, node = d, ev.rt.Self()
-	case term.Tuple:
-		if len(d) != 2 {
-			return nil, invalidDestination(dest)
-		}
-		n, ok := d[0].(term.Atom)
-		if !ok {
-			return nil, invalidDestination(dest)
-		}
-		var err error
-		if node, err = nodeName("send/2", d[1]); err != nil {
-			return nil, err
-		}
-		name = n
-	default:
-		return nil, invalidDestination(dest)
-	}
-	err := ev.rt.Send(ev.ctx, name, node, msg)
-	if errors.Is(err, ErrNoProcess) {
-		// As in Erlang, a bare name must be registered, but a message
-		// to {name, node} for an unregistered name is dropped silently.
-		if _, local := dest.(term.Atom); local {
-			return nil, argumentErrorf("invalid destination %s for send/2: no process is registered as %s", term.Inspect(dest), term.Inspect(dest))
-		}
-		return msg, nil
-	}
-	if err != nil {
-		return nil, &Error{Kind: "ArgumentError", Message: fmt.Sprintf("send to %s on %s failed: %v", term.Inspect(name), term.Inspect(node), err), Err: err}
-	}
-	return msg, nil
-}
-
-func invalidDestination(dest any) *Error {
-	return argumentErrorf("invalid destination %s for send/2: expected a registered name like :shell or {name, node}", term.Inspect(dest))
-}
-
-func runFlush(ev *evaluator, _ []any) (any, error) {
-	for _, m := range ev.rt.Flush() {
-		ev.result.Output = append(ev.result.Output, term.Inspect(m))
-	}
-	return term.Atom("ok"), nil
-}
-
-// runSleep waits the given milliseconds or until the context of Eval is
-// done, which returns an error wrapping the context's error.
-func runSleep(ev *evaluator, args []any) (any, error) {
-	var wait <-chan time.Time
-	switch x := args[0].(type) {
-	case int64:
-		if x < 0 || x > math.MaxInt64/int64(time.Millisecond) {
-			return nil, argumentErrorf("invalid timeout %d for Process.sleep/1: expected milliseconds from 0 to %d or :infinity", x, math.MaxInt64/int64(time.Millisecond))
-		}
-		t := time.NewTimer(time.Duration(x) * time.Millisecond)
-		defer t.Stop()
-		wait = t.C
-	case term.Atom:
-		if x != "infinity" {
-			return nil, argumentErrorf("invalid timeout %s for Process.sleep/1: expected milliseconds or :infinity", term.Inspect(x))
-		}
-	default:
-		return nil, argumentErrorf("invalid timeout %s for Process.sleep/1: expected milliseconds or :infinity", term.Inspect(x))
-	}
-	select {
-	case <-wait:
-		return term.Atom("ok"), nil
-	case <-ev.ctx.Done():
-		return nil, &Error{Kind: "exit", Message: "Process.sleep/1 interrupted: " + ev.ctx.Err().Error(), Err: ev.ctx.Err()}
-	}
-}
-
-func runHelp(ev *evaluator, _ []any) (any, error) {
-	ev.result.Output = append(ev.result.Output, Help()...)
-	ev.result.Quiet = true
-	return nil, nil
-}
-
-func runHalt(ev *evaluator, args []any) (any, error) {
-	code := int64(0)
-	if len(args) == 1 {
-		n, ok := args[0].(int64)
-		if !ok || n < 0 || n > 255 {
-			return nil, argumentErrorf("invalid status %s for System.halt/1: expected an integer from 0 to 255", term.Inspect(args[0]))
-		}
-		code = n
-	}
-	ev.result.Halt = true
-	ev.result.ExitCode = int(code)
-	return nil, nil
 }

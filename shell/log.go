@@ -52,8 +52,9 @@ type LogHandler struct {
 	color     bool
 	timestamp bool
 	component string
-	attrs     string // preformatted " key=value" pairs
-	group     string // key prefix for later attributes
+	attrs     string         // preformatted " key=value" pairs
+	group     string         // key prefix for later attributes
+	repeats   *repeatLimiter // shared by the handlers made by WithAttrs and WithGroup
 }
 
 // LogOptions set up a LogHandler.
@@ -74,7 +75,7 @@ func NewLogHandler(out io.Writer, opts LogOptions) *LogHandler {
 	if level == nil {
 		level = slog.LevelInfo
 	}
-	return &LogHandler{out: out, level: level, color: opts.Color, timestamp: opts.Timestamp}
+	return &LogHandler{out: out, level: level, color: opts.Color, timestamp: opts.Timestamp, repeats: newRepeatLimiter(repeatWindow)}
 }
 
 // Enabled reports whether records at level are written.
@@ -85,13 +86,6 @@ func (h *LogHandler) Enabled(_ context.Context, level slog.Level) bool {
 // Handle writes r as one line.
 func (h *LogHandler) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
-	if h.timestamp {
-		t := r.Time
-		if t.IsZero() {
-			t = time.Now()
-		}
-		b.WriteString(t.Format("15:04:05.000 "))
-	}
 	b.WriteString(h.levelTag(r.Level))
 	component := h.component
 	var attrs strings.Builder
@@ -112,8 +106,25 @@ func (h *LogHandler) Handle(_ context.Context, r slog.Record) error {
 	b.WriteString(" ")
 	b.WriteString(r.Message)
 	b.WriteString(attrs.String())
+	if r.Level >= slog.LevelWarn && h.repeats != nil {
+		show, suppressed := h.repeats.allow(b.String(), time.Now())
+		if !show {
+			return nil
+		}
+		if suppressed > 0 {
+			fmt.Fprintf(&b, " (%d more like this in the last %s)", suppressed, repeatWindow)
+		}
+	}
 	b.WriteString("\n")
-	_, err := io.WriteString(h.out, b.String())
+	line := b.String()
+	if h.timestamp {
+		t := r.Time
+		if t.IsZero() {
+			t = time.Now()
+		}
+		line = t.Format("15:04:05.000 ") + line
+	}
+	_, err := io.WriteString(h.out, line)
 	return err
 }
 
@@ -204,4 +215,60 @@ func ParseLevel(s string) (slog.Level, error) {
 		return slog.LevelError, nil
 	}
 	return 0, fmt.Errorf("invalid log level %q: want debug, info, warning or error", s)
+}
+
+// repeatWindow is how long a warning or error is not printed again after
+// it was printed.
+const repeatWindow = 10 * time.Second
+
+// maxRepeatKeys bounds the messages a repeatLimiter remembers.
+const maxRepeatKeys = 1000
+
+// repeatLimiter lets a log line through once per window and counts the
+// repeats it holds back, which the next line that goes through reports.
+type repeatLimiter struct {
+	window time.Duration
+
+	mu   sync.Mutex
+	seen map[string]*repeatState // guarded by mu
+}
+
+type repeatState struct {
+	shown      time.Time
+	suppressed int
+}
+
+func newRepeatLimiter(window time.Duration) *repeatLimiter {
+	return &repeatLimiter{window: window, seen: make(map[string]*repeatState)}
+}
+
+// allow reports whether the line key is printed at now, and how many
+// repeats were held back since it was last printed.
+func (l *repeatLimiter) allow(key string, now time.Time) (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st, ok := l.seen[key]
+	if ok && now.Sub(st.shown) < l.window {
+		st.suppressed++
+		return false, 0
+	}
+	if !ok {
+		if len(l.seen) >= maxRepeatKeys {
+			for k, old := range l.seen {
+				if now.Sub(old.shown) >= l.window {
+					delete(l.seen, k)
+				}
+			}
+		}
+		if len(l.seen) >= maxRepeatKeys {
+			// NOTE: with this many distinct warnings in one window, new
+			// ones are printed without limit.
+			return true, 0
+		}
+		st = &repeatState{}
+		l.seen[key] = st
+	}
+	suppressed := st.suppressed
+	st.shown, st.suppressed = now, 0
+	return true, suppressed
 }

@@ -39,6 +39,14 @@ func Inspect(v any) string {
 
 // InspectWith prints v like Inspect under the given limits.
 func InspectWith(v any, opts InspectOptions) string {
+	var b strings.Builder
+	buildDoc(v, opts).writeFlat(&b, nil)
+	return b.String()
+}
+
+// buildDoc returns the document of v under the limits of opts, which
+// Inspect prints on one line and Format lays out to a width.
+func buildDoc(v any, opts InspectOptions) *doc {
 	p := printer{printableLimit: -1}
 	if opts.PrintableLimit > 0 {
 		p.printableLimit = opts.PrintableLimit
@@ -47,96 +55,83 @@ func InspectWith(v any, opts InspectOptions) string {
 	if opts.Limit > 0 {
 		limit = opts.Limit
 	}
-	p.print(v, limit, 0)
-	return p.buf.String()
+	return p.print(v, limit, 0)
 }
 
-// printer accumulates output. A limit of -1 means no limit, as Elixir's
-// :infinity.
+// printer turns terms into documents. A limit of -1 means no limit, as
+// Elixir's :infinity.
 type printer struct {
-	buf            strings.Builder
 	printableLimit int
 }
 
-func (p *printer) print(v any, limit, depth int) {
+func (p *printer) print(v any, limit, depth int) *doc {
 	if depth > MaxDepth {
-		p.buf.WriteString("...")
-		return
+		return text("...", SyntaxDefault)
 	}
 	switch x := normalize(v).(type) {
 	case nil:
-		p.buf.WriteString("nil")
+		return text("nil", SyntaxNil)
 	case bool:
-		p.buf.WriteString(strconv.FormatBool(x))
+		return text(strconv.FormatBool(x), SyntaxBoolean)
 	case Atom:
-		p.buf.WriteString(inspectAtom(string(x)))
+		return text(inspectAtom(string(x)), SyntaxAtom)
 	case int64:
-		p.buf.WriteString(strconv.FormatInt(x, 10))
+		return text(strconv.FormatInt(x, 10), SyntaxNumber)
 	case uint64:
-		p.buf.WriteString(strconv.FormatUint(x, 10))
+		return text(strconv.FormatUint(x, 10), SyntaxNumber)
 	case uint:
-		p.buf.WriteString(strconv.FormatUint(uint64(x), 10))
+		return text(strconv.FormatUint(uint64(x), 10), SyntaxNumber)
 	case float64:
-		p.buf.WriteString(formatFloat(x))
+		return text(formatFloat(x), SyntaxNumber)
 	case string:
-		p.printBinary(x, limit)
+		return p.printBinary(x, limit)
 	case []byte:
-		p.printBinary(string(x), limit)
+		return p.printBinary(string(x), limit)
 	case List:
-		p.printList(x, limit, depth)
+		return p.printList(x, limit, depth)
 	case Tuple:
-		p.printElements("{", x, "}", limit, depth)
+		return p.printElements("{", x, "}", limit, depth)
 	case *Map:
-		p.printMap(x, limit, depth)
+		return p.printMap(x, limit, depth)
 	case PID:
-		fmt.Fprintf(&p.buf, "#PID<0.%d.0>", x.ID)
-	default:
-		fmt.Fprintf(&p.buf, "#Go<%T %v>", v, v)
+		return text(fmt.Sprintf("#PID<0.%d.0>", x.ID), SyntaxDefault)
 	}
+	return text(fmt.Sprintf("#Go<%T %v>", v, v), SyntaxDefault)
 }
 
-// each calls fn for up to limit items, passing the limit left for nested
-// containers, and writes sep between items and ", ..." when items remain.
-// It mirrors the container_doc function of Elixir's Inspect.Algebra.
-func (p *printer) each(n, limit int, fn func(i, limit int)) {
+// each returns the documents of up to limit items made by fn, which gets
+// the limit left for nested containers, and a "..." item when items
+// remain. It mirrors the container_doc function of Elixir's
+// Inspect.Algebra.
+func each(n, limit int, fn func(i, limit int) *doc) []*doc {
+	items := make([]*doc, 0, n)
 	for i := 0; i < n; i++ {
 		if limit == 0 {
-			if i > 0 {
-				p.buf.WriteString(", ")
-			}
-			p.buf.WriteString("...")
-			return
+			return append(items, text("...", SyntaxDefault))
 		}
 		if limit > 0 {
 			limit--
 		}
-		if i > 0 {
-			p.buf.WriteString(", ")
-		}
-		fn(i, limit)
+		items = append(items, fn(i, limit))
 	}
+	return items
 }
 
-func (p *printer) printElements(open string, elems []any, close string, limit, depth int) {
-	p.buf.WriteString(open)
-	p.each(len(elems), limit, func(i, limit int) {
-		p.print(elems[i], limit, depth+1)
-	})
-	p.buf.WriteString(close)
+func (p *printer) printElements(open string, elems []any, close string, limit, depth int) *doc {
+	return container(open, each(len(elems), limit, func(i, limit int) *doc {
+		return p.print(elems[i], limit, depth+1)
+	}), close)
 }
 
-func (p *printer) printList(l List, limit, depth int) {
+func (p *printer) printList(l List, limit, depth int) *doc {
 	if !isKeywordList(l) {
-		p.printElements("[", l, "]", limit, depth)
-		return
+		return p.printElements("[", l, "]", limit, depth)
 	}
-	p.buf.WriteString("[")
-	p.each(len(l), limit, func(i, limit int) {
+	return container("[", each(len(l), limit, func(i, limit int) *doc {
 		pair := normalize(l[i]).(Tuple)
-		p.buf.WriteString(keywordKey(atomName(normalize(pair[0]))))
-		p.print(pair[1], limit, depth+2)
-	})
-	p.buf.WriteString("]")
+		key := text(keywordKey(atomName(normalize(pair[0]))), SyntaxAtom)
+		return concat(key, p.print(pair[1], limit, depth+2))
+	}), "]")
 }
 
 // isKeywordList reports whether l prints in keyword syntax: a non-empty
@@ -154,7 +149,7 @@ func isKeywordList(l List) bool {
 	return true
 }
 
-func (p *printer) printMap(m *Map, limit, depth int) {
+func (p *printer) printMap(m *Map, limit, depth int) *doc {
 	entries := sortedEntries(m, depth)
 	keyword := true
 	for _, e := range entries {
@@ -163,36 +158,31 @@ func (p *printer) printMap(m *Map, limit, depth int) {
 			break
 		}
 	}
-	p.buf.WriteString("%{")
-	p.each(len(entries), limit, func(i, limit int) {
+	return container("%{", each(len(entries), limit, func(i, limit int) *doc {
 		e := entries[i]
 		if keyword {
-			p.buf.WriteString(keywordKey(atomName(normalize(e.Key))))
-		} else {
-			p.print(e.Key, limit, depth+1)
-			p.buf.WriteString(" => ")
+			key := text(keywordKey(atomName(normalize(e.Key))), SyntaxAtom)
+			return concat(key, p.print(e.Value, limit, depth+1))
 		}
-		p.print(e.Value, limit, depth+1)
-	})
-	p.buf.WriteString("}")
+		key := p.print(e.Key, limit, depth+1)
+		return concat(key, text(" => ", SyntaxDefault), p.print(e.Value, limit, depth+1))
+	}), "}")
 }
 
 // printBinary prints a printable UTF-8 binary as a quoted string and any
 // other binary as <<byte, ...>>, as Elixir does.
-func (p *printer) printBinary(s string, limit int) {
+func (p *printer) printBinary(s string, limit int) *doc {
 	if isPrintable(s, p.printableLimit) {
 		escaped, cut := escapeQuoted(s, '"', p.printableLimit)
-		p.buf.WriteString(`"` + escaped + `"`)
+		str := text(`"`+escaped+`"`, SyntaxString)
 		if cut {
-			p.buf.WriteString(" <> ...")
+			return concat(str, text(" <> ...", SyntaxDefault))
 		}
-		return
+		return str
 	}
-	p.buf.WriteString("<<")
-	p.each(len(s), limit, func(i, _ int) {
-		p.buf.WriteString(strconv.Itoa(int(s[i])))
-	})
-	p.buf.WriteString(">>")
+	return container("<<", each(len(s), limit, func(i, _ int) *doc {
+		return text(strconv.Itoa(int(s[i])), SyntaxNumber)
+	}), ">>")
 }
 
 // isPrintable reports whether the first limit characters of s (all of

@@ -1,0 +1,196 @@
+package shell
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/gonode/gonode/commands"
+)
+
+// Output formats of the scripting modes.
+const (
+	FormatText = "text"
+	FormatJSON = "json"
+)
+
+// ScriptOptions are the command-line flags of the scripting modes.
+type ScriptOptions struct {
+	// Eval is one input to evaluate after the node starts (--eval).
+	Eval string
+	// NoHalt keeps the node running after Eval until SIGINT or SIGTERM
+	// (--no-halt).
+	NoHalt bool
+	// File is a script to run instead of standard input (--script).
+	File string
+	// Format is FormatText (iex's inspect form) or FormatJSON (--format).
+	Format string
+}
+
+// AddFlags defines --eval, --no-halt, --script and --format on fs.
+func (o *ScriptOptions) AddFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.Eval, "eval", "", "evaluate `EXPR` after the node starts, print the result and exit: 0, or 1 on an error")
+	fs.BoolVar(&o.NoHalt, "no-halt", false, "with --eval, keep the node running after the expression until SIGINT or SIGTERM")
+	fs.StringVar(&o.File, "script", "", "run the commands of `FILE`, one result a line; a failing line makes the exit status 1")
+	fs.StringVar(&o.Format, "format", FormatText, "print results as `text` (Elixir's inspect form) or json, one value a line (with --eval, --script or a pipe)")
+}
+
+// Check reports a flag combination that cannot work.
+func (o *ScriptOptions) Check() error {
+	switch {
+	case o.Format != FormatText && o.Format != FormatJSON:
+		return fmt.Errorf("invalid --format %q: want text or json", o.Format)
+	case o.Eval != "" && o.File != "":
+		return errors.New("--eval and --script are mutually exclusive: give one")
+	case o.NoHalt && o.Eval == "":
+		return errors.New("--no-halt works with --eval only")
+	}
+	return nil
+}
+
+// Scripted reports whether a scripting flag replaces the shell's input,
+// so that the shell is not interactive.
+func (o *ScriptOptions) Scripted() bool {
+	return o.Eval != "" || o.File != "" || o.Format == FormatJSON
+}
+
+// runEval evaluates --eval's input and returns 0, 1 on an error, or the
+// status of System.halt. With --no-halt it then waits until ctx is done.
+func runEval(ctx context.Context, rt *Runtime, opts Options) int {
+	session := commands.NewSession()
+	p := newLinePrinter(opts)
+	session.Print = p.line
+	res, err := session.Eval(ctx, rt, opts.Script.Eval)
+	status := 0
+	switch {
+	case errors.Is(err, commands.ErrEmpty):
+	case err != nil:
+		fmt.Fprintln(opts.Err, err)
+		status = 1
+	default:
+		p.result(res)
+		if res.Halt {
+			return res.ExitCode
+		}
+	}
+	if opts.Script.NoHalt {
+		<-ctx.Done()
+	}
+	return status
+}
+
+func runScriptFile(ctx context.Context, rt *Runtime, opts Options) int {
+	f, err := os.Open(opts.Script.File)
+	if err != nil {
+		fmt.Fprintf(opts.Err, "gonode: --script: %v\n", err)
+		return 1
+	}
+	defer f.Close()
+	return runLines(ctx, rt, opts, f, opts.Script.File)
+}
+
+// runLines evaluates the inputs of in, each one line or several while
+// brackets or quotes are open. A failing input makes the exit status 1,
+// and the inputs after it still run. Errors name file and line when file
+// is set.
+func runLines(ctx context.Context, rt *Runtime, opts Options, in io.Reader, file string) int {
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 0, 64*1024), maxLine)
+	session := commands.NewSession()
+	p := newLinePrinter(opts)
+	session.Print = p.line
+	status := 0
+	lineNo := 0
+	var pending []string
+	firstLine := 0
+	for sc.Scan() {
+		lineNo++
+		if ctx.Err() != nil {
+			return status
+		}
+		if len(pending) == 0 {
+			firstLine = lineNo
+		}
+		pending = append(pending, sc.Text())
+		src := strings.Join(pending, "\n")
+		if commands.Incomplete(src) && len(pending) < maxInputLines {
+			continue
+		}
+		pending = nil
+		res, err := session.Eval(ctx, rt, src)
+		if errors.Is(err, commands.ErrEmpty) {
+			continue
+		}
+		if err != nil {
+			if file != "" {
+				fmt.Fprintf(opts.Err, "%s:%d: ", file, firstLine)
+			}
+			fmt.Fprintln(opts.Err, err)
+			status = 1
+			continue
+		}
+		p.result(res)
+		if res.Halt {
+			return res.ExitCode
+		}
+	}
+	if err := sc.Err(); err != nil {
+		where := "standard input"
+		if file != "" {
+			where = file
+		}
+		fmt.Fprintf(opts.Err, "gonode: read line %d of %s: %v\n", lineNo+1, where, err)
+		return 1
+	}
+	if len(pending) > 0 {
+		_, err := session.Eval(ctx, rt, strings.Join(pending, "\n"))
+		fmt.Fprintln(opts.Err, err)
+		return 1
+	}
+	return status
+}
+
+// linePrinter prints the output of non-interactive modes: results in
+// iex's inspect form on one line, or as JSON.
+type linePrinter struct {
+	out  io.Writer
+	errs io.Writer
+	json bool
+}
+
+func newLinePrinter(opts Options) *linePrinter {
+	return &linePrinter{out: opts.Out, errs: opts.Err, json: opts.Script.Format == FormatJSON}
+}
+
+// line prints a line of a command's output, such as a message of flush().
+// In JSON mode it is a JSON string.
+func (p *linePrinter) line(s string) {
+	if p.json {
+		s = jsonLine(s)
+	}
+	fmt.Fprintln(p.out, s)
+}
+
+func (p *linePrinter) result(res commands.Result) {
+	for _, line := range res.Output {
+		p.line(line)
+	}
+	if res.Halt || res.Quiet {
+		return
+	}
+	if !p.json {
+		fmt.Fprintln(p.out, inspect(res.Value, 0, false))
+		return
+	}
+	b, err := MarshalJSON(res.Value)
+	if err != nil {
+		fmt.Fprintf(p.errs, "gonode: print result as JSON: %v\n", err)
+		return
+	}
+	fmt.Fprintln(p.out, string(b))
+}
