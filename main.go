@@ -47,7 +47,14 @@ type options struct {
 	logLevel       string
 	noColor        bool
 	script         shell.ScriptOptions // --eval, --no-halt, --script, --format
+	netTicktime    int
+	distEncrypt    bool
 }
+
+// defaultNetTicktime is --net-ticktime's default in seconds. A silent peer
+// is noticed between 4 and 5 s after its last frame, where Erlang's
+// default of 60 takes 60 to 75 s.
+const defaultNetTicktime = 4
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "epmd" {
@@ -71,6 +78,8 @@ func newFlagSet(opts *options, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&opts.gossipTTL, "gossip-ttl", discovery.DefaultGossipTTL, "multicast `TTL` (hops) of gossip heartbeats")
 	fs.StringVar(&opts.gossipSecret, "gossip-secret", "", "seal heartbeats with AES-256-GCM keyed from `SECRET`; only nodes with the same secret see each other")
 	fs.DurationVar(&opts.gossipInterval, "gossip-interval", discovery.DefaultGossipInterval, "mean `DURATION` between gossip heartbeats")
+	fs.IntVar(&opts.netTicktime, "net-ticktime", defaultNetTicktime, "`SECONDS` of silence after which a peer is down, as in Erlang; a tick is sent every SECONDS/4")
+	fs.BoolVar(&opts.distEncrypt, "dist-encrypt", true, "seal every frame between nodes with AES-256-GCM; every node of a cluster must agree")
 	fs.StringVar(&opts.logLevel, "log-level", "info", "least `LEVEL` of log lines shown: debug, info, warning or error")
 	fs.BoolVar(&opts.noColor, "no-color", false, "print without color (also when NO_COLOR is set)")
 	opts.script.AddFlags(fs)
@@ -118,6 +127,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	level, err := shell.ParseLevel(opts.logLevel)
 	if err != nil {
 		fmt.Fprintf(stderr, "gonode: --log-level: %v\n", err)
+		return 2
+	}
+	if opts.netTicktime < 1 || opts.netTicktime > 3600 {
+		fmt.Fprintf(stderr, "gonode: invalid --net-ticktime %d: want 1 to 3600 seconds\n", opts.netTicktime)
 		return 2
 	}
 	gossip, err := gossipConfig(opts)
@@ -169,7 +182,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Cookie:     cookie,
 		ListenAddr: fmt.Sprintf(":%d", opts.port),
 		StartEPMD:  true,
-		Logger:     logger,
+		// As in Erlang, ticks go out four times per tick time.
+		TickInterval: time.Duration(opts.netTicktime) * time.Second / 4,
+		TickTimeout:  time.Duration(opts.netTicktime) * time.Second,
+		NoEncrypt:    !opts.distEncrypt,
+		Logger:       logger,
 	})
 	cancel()
 	if err != nil {

@@ -21,6 +21,7 @@ type peer struct {
 	since    time.Time
 	outgoing bool   // this node dialed
 	via      string // what made the connection: a strategy name, "node" or "incoming"
+	creation uint64 // the peer's run, proven in the handshake
 }
 
 // dial is an outgoing connection attempt in flight. Other callers that
@@ -60,7 +61,9 @@ func (k EventKind) String() string {
 }
 
 // Event is a change in the connection table. For NodeDown, Reason is one
-// of Erlang's words: connection_closed, net_tick_timeout or disconnect.
+// of Erlang's words: connection_closed, net_tick_timeout or disconnect,
+// or restarted when a new run of the node replaced the connection to its
+// previous run.
 type Event struct {
 	Kind   EventKind
 	Node   string
@@ -360,8 +363,8 @@ func (n *Node) handshake(c net.Conn) {
 	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.ConnectTimeout)
 	defer cancel()
 	var admitted string
-	admit := func(peerName string) transport.Status {
-		status := n.admit(peerName)
+	admit := func(peerName string, creation uint64) transport.Status {
+		status := n.admit(peerName, creation)
 		if status == transport.StatusOK {
 			admitted = peerName
 		}
@@ -385,10 +388,15 @@ func (n *Node) handshake(c net.Conn) {
 }
 
 // admit decides whether to go on with the handshake of an incoming
-// connection from peerName. When both nodes dial each other at the same
-// moment, the attempt made by the node with the smaller name wins on
-// both sides, so exactly one connection is left.
-func (n *Node) admit(peerName string) transport.Status {
+// connection from peerName, whose hello claims the run creation (not
+// proven yet). When both nodes dial each other at the same moment, the attempt
+// made by the node with the smaller name wins on both sides, so exactly
+// one connection is left. A node that is connected already is rejected as
+// alive, unless the claim is a later run (a restart). A later run may go
+// on to prove the cookie, and keep then replaces the stale connection. A
+// claim of an earlier run than the connected one is rejected as a name in
+// use, so two live runs of one name do not take turns.
+func (n *Node) admit(peerName string, creation uint64) transport.Status {
 	if peerName == n.name {
 		return transport.StatusNameInUse
 	}
@@ -400,8 +408,14 @@ func (n *Node) admit(peerName string) transport.Status {
 	if n.closed {
 		return transport.StatusNotAllowed
 	}
-	if _, ok := n.peers[peerName]; ok {
-		return transport.StatusAlive
+	if p, ok := n.peers[peerName]; ok {
+		switch {
+		case creation > p.creation:
+		case creation < p.creation:
+			return transport.StatusNameInUse
+		default:
+			return transport.StatusAlive
+		}
 	}
 	if n.accepting[peerName] > 0 {
 		return transport.StatusAlive
@@ -414,12 +428,14 @@ func (n *Node) admit(peerName string) transport.Status {
 }
 
 // keep puts a connection whose handshake finished into the table. If the
-// table holds one to the same node already (both sides dialed and both
-// handshakes passed admit), the one dialed by the node with the smaller
-// name stays and the other is closed; both nodes decide alike.
+// table holds one to the same node already, the connection to the later
+// run of the node stays (a restart) and the other is closed. Two
+// connections to the same run exist when both sides dialed and both
+// handshakes passed admit. Then the one dialed by the node with the
+// smaller name stays, and both nodes decide alike.
 func (n *Node) keep(c *transport.Conn, outgoing bool, via string) {
 	name := c.Peer()
-	p := &peer{name: name, conn: c, since: time.Now(), outgoing: outgoing, via: via}
+	p := &peer{name: name, conn: c, since: time.Now(), outgoing: outgoing, via: via, creation: c.PeerCreation()}
 
 	n.mu.Lock()
 	if n.closed {
@@ -429,19 +445,25 @@ func (n *Node) keep(c *transport.Conn, outgoing bool, via string) {
 	}
 	old, exists := n.peers[name]
 	var drop *transport.Conn
-	if exists {
-		if dialedBySmaller(n.name, name, outgoing) && !dialedBySmaller(n.name, name, old.outgoing) {
-			drop = old.conn
-			p.since = old.since
-			n.peers[name] = p
-		} else {
-			drop = c
-		}
-	} else {
+	restarted := exists && p.creation > old.creation
+	switch {
+	case !exists:
 		n.peers[name] = p
 		delete(n.backoff, name)
 		delete(n.reported, name)
 		n.emitLocked(Event{Kind: NodeUp, Node: name})
+	case restarted:
+		drop = old.conn
+		n.peers[name] = p
+		delete(n.reported, name)
+		n.emitLocked(Event{Kind: NodeDown, Node: name, Reason: "restarted"})
+		n.emitLocked(Event{Kind: NodeUp, Node: name})
+	case p.creation == old.creation && dialedBySmaller(n.name, name, outgoing) && !dialedBySmaller(n.name, name, old.outgoing):
+		drop = old.conn
+		p.since = old.since
+		n.peers[name] = p
+	default:
+		drop = c
 	}
 	kept := n.peers[name] == p
 	if kept {
@@ -451,18 +473,20 @@ func (n *Node) keep(c *transport.Conn, outgoing bool, via string) {
 	}
 	n.mu.Unlock()
 
-	if drop != nil {
-		drop.Close()
-	}
-	if !kept {
-		return
-	}
-	if !exists {
+	if kept {
 		logVia := via
 		if via == "incoming" {
 			logVia = "node"
 		}
-		n.log.With("component", logVia).Info("connected to " + term.Inspect(term.Atom(name)))
+		switch {
+		case restarted:
+			n.log.With("component", logVia).Info("connected to "+term.Inspect(term.Atom(name))+", which restarted; dropped the stale connection to its previous run", "addr", c.RemoteAddr().String())
+		case !exists:
+			n.log.With("component", logVia).Info("connected to " + term.Inspect(term.Atom(name)))
+		}
+	}
+	if drop != nil {
+		drop.Close()
 	}
 }
 

@@ -71,6 +71,9 @@ type Config struct {
 	// silent for TickTimeout is declared down.
 	TickInterval time.Duration
 	TickTimeout  time.Duration
+	// NoEncrypt sends frames to peers in clear, as --dist-encrypt=false
+	// does. Every node of a cluster must agree.
+	NoEncrypt bool
 	// MailboxLimit is the most messages a mailbox holds; more are dropped
 	// and counted.
 	MailboxLimit int
@@ -151,7 +154,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		Cookie:       cfg.Cookie.Bytes(),
 		TickInterval: cfg.TickInterval,
 		TickTimeout:  cfg.TickTimeout,
-		Logger:       logger,
+		NoEncrypt:    cfg.NoEncrypt,
+		// A restarted node starts later, so its creation is larger.
+		Creation: uint64(time.Now().UnixNano()),
+		Logger:   logger,
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 

@@ -92,9 +92,17 @@ func BenchmarkHandshake(b *testing.B) {
 }
 
 // BenchmarkConnSend sends small messages from one Conn to another over
-// loopback TCP and reports messages per second, received.
+// loopback TCP, with frame encryption on and off, and reports messages
+// per second, received.
 func BenchmarkConnSend(b *testing.B) {
-	client, server := connPair(b, testConfig("a@vm", "genki"), testConfig("b@vm", "genki"))
+	b.Run("encrypted", func(b *testing.B) { benchmarkConnSend(b, false) })
+	b.Run("plain", func(b *testing.B) { benchmarkConnSend(b, true) })
+}
+
+func benchmarkConnSend(b *testing.B, noEncrypt bool) {
+	clientCfg, serverCfg := testConfig("a@vm", "genki"), testConfig("b@vm", "genki")
+	clientCfg.NoEncrypt, serverCfg.NoEncrypt = noEncrypt, noEncrypt
+	client, server := connPair(b, clientCfg, serverCfg)
 	var received, target atomic.Int64
 	all := make(chan struct{})
 	server.Start(HandlerFuncs{Message: func(to, from string, payload []byte) {

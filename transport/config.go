@@ -60,6 +60,19 @@ type Config struct {
 	// bounds each write. 0 means DefaultTickTimeoutFactor * TickInterval.
 	TickTimeout time.Duration
 
+	// NoEncrypt turns frame encryption off: frames after the handshake
+	// are sent in clear, authenticated only by the TCP connection that the
+	// handshake proved. Both nodes must agree, or the handshake fails with
+	// ErrEncryptionMismatch. The package documentation describes the
+	// construction.
+	NoEncrypt bool
+
+	// Creation identifies this run of the node, so that a peer can tell a
+	// restarted node from a second connection of the same run. A later run
+	// should have a larger value; the node uses its start time in
+	// nanoseconds. 0 means unknown.
+	Creation uint64
+
 	// Logger receives debug logs, with the attribute component=transport
 	// added. nil means no logging.
 	Logger *slog.Logger
@@ -75,6 +88,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("handshake_timeout", c.HandshakeTimeout),
 		slog.Duration("tick_interval", c.TickInterval),
 		slog.Duration("tick_timeout", c.TickTimeout),
+		slog.Bool("encrypt", !c.NoEncrypt),
+		slog.Uint64("creation", c.Creation),
 	)
 }
 

@@ -89,6 +89,9 @@ type Conn struct {
 	peer string
 	log  *slog.Logger
 
+	peerCreation uint64       // the creation the peer proved in the handshake
+	seal         *frameCipher // nil when frames go in clear; owned by the writer goroutine after Start
+
 	wake       chan struct{} // capacity 1; a value means the queue may be non-empty
 	stop       chan struct{} // closed when downErr is set
 	writerDone chan struct{} // closed when the writer goroutine returns
@@ -129,6 +132,13 @@ func newConn(nc net.Conn, fr *FrameReader, cfg Config, peer string) *Conn {
 
 // Peer returns the node name that the peer proved in the handshake.
 func (c *Conn) Peer() string { return c.peer }
+
+// PeerCreation returns the creation that the peer proved in the handshake
+// (its Config.Creation), which tells one run of a node from the next.
+func (c *Conn) PeerCreation() uint64 { return c.peerCreation }
+
+// Encrypted reports whether the connection seals its frames.
+func (c *Conn) Encrypted() bool { return c.seal != nil }
 
 // RemoteAddr returns the peer's network address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
@@ -245,7 +255,11 @@ func (c *Conn) shutdown() {
 			close(c.stop)
 		}
 		c.mu.Unlock()
-		goodbye, _ := AppendFrame(nil, &Frame{Type: FrameGoodbye}, 0)
+		goodbye := appendGoodbye(nil)
+		if c.seal != nil {
+			// Without the goodbye the peer still sees the socket close.
+			goodbye, _ = c.seal.sealFrames(nil, goodbye)
+		}
 		c.nc.SetWriteDeadline(time.Now().Add(c.closeTimeout()))
 		c.nc.Write(goodbye)
 		c.nc.Close()
@@ -406,7 +420,7 @@ func (c *Conn) writeLoop() {
 	ticker := time.NewTicker(c.cfg.TickInterval)
 	defer ticker.Stop()
 
-	var batch []byte
+	var batch, sealed []byte
 	wrote := false
 	lastRead := c.framesRead.Load()
 	lastReadAt := time.Now()
@@ -443,7 +457,17 @@ func (c *Conn) writeLoop() {
 			c.cond.Broadcast()
 			c.mu.Unlock()
 
-			if err := c.writeBatch(batch); err != nil {
+			out := batch
+			if c.seal != nil {
+				var err error
+				if sealed, err = c.seal.sealFrames(sealed[:0], batch); err != nil {
+					c.fail(fmt.Errorf("seal frames to %q: %w", c.peer, err))
+					c.nc.Close()
+					return
+				}
+				out = sealed
+			}
+			if err := c.writeBatch(out); err != nil {
 				c.mu.Lock()
 				closing := c.closing
 				c.mu.Unlock()
@@ -456,6 +480,9 @@ func (c *Conn) writeLoop() {
 			wrote = true
 			if cap(batch) > maxRetainedBatch {
 				batch = nil
+			}
+			if cap(sealed) > maxRetainedBatch {
+				sealed = nil
 			}
 		}
 	}

@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"runtime"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 type message struct {
@@ -73,20 +74,11 @@ func connPair(t testing.TB, clientCfg, serverCfg Config) (client, server *Conn) 
 	return client, r.conn
 }
 
-// checkGoroutines fails the test if goroutines started during it are still
-// running shortly after it ends.
+// checkGoroutines fails the test if a goroutine started during it still
+// runs after its cleanups. Call it first, so that its cleanup runs last.
 func checkGoroutines(t *testing.T) {
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(2 * time.Second)
-		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if n := runtime.NumGoroutine(); n > before {
-			buf := make([]byte, 1<<16)
-			t.Errorf("%d goroutines before the test, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
-		}
-	})
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 }
 
 func TestConnMessagesInOrder(t *testing.T) {
@@ -357,27 +349,35 @@ func rawClientConn(t *testing.T, serverCfg Config) (*Conn, *recorder, *rawPeer) 
 	r.conn.Start(rec)
 	p := newRawPeer(t, nc)
 	p.fr = client.fr // it may hold bytes read past the ack
+	p.seal = client.seal
 	return r.conn, rec, p
 }
 
 func TestConnPeerErrors(t *testing.T) {
 	tests := []struct {
-		name  string
-		wire  []byte
-		want  error
-		words string
+		name     string
+		wire     []byte
+		unsealed bool // written as is, even though the connection seals
+		want     error
+		words    string
 	}{
-		{"hello after handshake", mustAppend(t, &Frame{Type: FrameHello, Name: "a@vm"}), ErrProtocol, "connection_closed"},
-		{"oversized frame", []byte{0, 0x20, 0, 0}, ErrFrameTooLarge, "connection_closed"},
-		{"malformed body", []byte{0, 0, 0, 1, 0xc1}, ErrMalformedFrame, "connection_closed"},
-		{"goodbye", mustAppend(t, &Frame{Type: FrameGoodbye, Reason: "bye"}), ErrClosedByPeer, "disconnect"},
+		{"hello after handshake", mustAppend(t, &Frame{Type: FrameHello, Name: "a@vm"}), false, ErrProtocol, "connection_closed"},
+		{"oversized frame", []byte{0, 0x20, 0, 0}, true, ErrFrameTooLarge, "connection_closed"},
+		{"malformed body", []byte{0, 0, 0, 1, 0xc1}, false, ErrMalformedFrame, "connection_closed"},
+		{"goodbye", mustAppend(t, &Frame{Type: FrameGoodbye, Reason: "bye"}), false, ErrClosedByPeer, "disconnect"},
+		{"frame in clear", mustAppend(t, &Frame{Type: FrameGoodbye, Reason: "bye"}), true, ErrFrameAuth, "connection_closed"},
+		{"tick in clear", []byte{0, 0, 0, 0}, true, ErrFrameAuth, "connection_closed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkGoroutines(t)
 			_, rec, p := rawClientConn(t, testConfig("b@vm", "genki"))
-			if _, err := p.nc.Write(tt.wire); err != nil {
-				t.Fatal(err)
+			if tt.unsealed {
+				if _, err := p.nc.Write(tt.wire); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				p.write(tt.wire)
 			}
 			err := rec.waitDown(t, 2*time.Second)
 			if !errors.Is(err, tt.want) {
@@ -403,7 +403,7 @@ func TestConnSkipsUnknownFrames(t *testing.T) {
 	checkGoroutines(t)
 	_, rec, p := rawClientConn(t, testConfig("b@vm", "genki"))
 	// Type 200 with two fields, then a tick, then a message.
-	p.nc.Write([]byte{0, 0, 0, 5, 0x93, 0xcc, 200, 1, 2, 0, 0, 0, 0})
+	p.write([]byte{0, 0, 0, 5, 0x93, 0xcc, 200, 1, 2, 0, 0, 0, 0})
 	p.send(&Frame{Type: FrameMessage, To: "shell", From: "a@vm", Payload: []byte{1}})
 	if m := rec.nextMessage(t); m.to != "shell" {
 		t.Errorf("message after an unknown frame = %+v, want one to shell", m)

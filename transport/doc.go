@@ -12,6 +12,13 @@
 // msgpack array whose first element is the [FrameType]. The layout of each
 // frame type is documented at its constant.
 //
+// After the handshake, every frame is sealed with AES-256-GCM. Each
+// direction has its own key, derived with HKDF-SHA-256 from the cookie and
+// both handshake nonces, and the GCM nonce counts the frames. So a frame
+// cannot be read, altered, replayed, dropped or reordered.
+// [Config.NoEncrypt] turns this off, and both sides must agree. seal.go
+// documents the construction in full.
+//
 // Liveness follows Erlang's net_kernel ticks: a side that has sent nothing
 // for [Config.TickInterval] sends a tick, and a side that has received
 // nothing for [Config.TickTimeout] considers the peer down.

@@ -36,6 +36,10 @@ var (
 	// the one the client dialed.
 	ErrPeerMismatch = errors.New("peer name mismatch")
 
+	// ErrEncryptionMismatch means that one side seals frames and the
+	// other does not (Config.NoEncrypt differs), so they cannot talk.
+	ErrEncryptionMismatch = errors.New("frame encryption mismatch")
+
 	// ErrProtocol means that the peer sent a frame that is valid on its own
 	// but not allowed at that point, or a field with an invalid value.
 	ErrProtocol = errors.New("protocol violation")
@@ -50,6 +54,15 @@ var (
 	// ErrMalformedFrame means that a frame body is not a valid encoding of
 	// any frame.
 	ErrMalformedFrame = errors.New("malformed frame")
+
+	// ErrFrameAuth means that a sealed frame failed to open: its bytes
+	// were altered, or it was replayed, reordered, dropped before, or
+	// sealed under another key.
+	ErrFrameAuth = errors.New("frame authentication failed")
+
+	// ErrKeyLimit means that a connection sealed as much data as one key
+	// may seal. The owner dials again to get fresh keys.
+	ErrKeyLimit = errors.New("frame key usage limit reached")
 )
 
 // Errors of an established connection. One of them, or an I/O error, is

@@ -25,15 +25,18 @@ const (
 	FrameTick FrameType = 0
 
 	// FrameHello opens the handshake, client to server:
-	//	[1, version uint, name str, nonce [32]bin]
+	//	[1, version uint, name str, nonce [32]bin, flags uint, creation uint]
+	// flags is a set of Flag bits, and creation identifies this run of the
+	// client node (see Config.Creation). Both read as 0 when missing.
 	FrameHello FrameType = 1
 
 	// FrameStatus is the server's verdict on a hello, or a rejection of the
 	// client's reply:
-	//	[2, code uint, reason str, name str, nonce bin]
-	// With StatusOK, name is the server's node name and nonce its 32-byte
-	// challenge. Otherwise both are empty and reason is a human-readable
-	// explanation.
+	//	[2, code uint, reason str, name str, nonce bin, flags uint, creation uint]
+	// With StatusOK, name is the server's node name, nonce its 32-byte
+	// challenge, and flags and creation are the server's, as in FrameHello.
+	// Otherwise name and nonce are empty, flags and creation are 0 or
+	// missing, and reason is a human-readable explanation.
 	FrameStatus FrameType = 2
 
 	// FrameReply is the client's proof of the cookie, client to server:
@@ -63,6 +66,17 @@ const (
 	FrameGoodbye FrameType = 8
 )
 
+// Flag is a bit of the flags field of FrameHello and FrameStatus. Bits
+// are append-only, and a bit this version does not know is ignored.
+type Flag uint64
+
+const (
+	// FlagEncrypt says that the sender seals every frame after the
+	// handshake (see Config.NoEncrypt). Both sides must agree, or the
+	// server rejects the client with StatusEncryption.
+	FlagEncrypt Flag = 1 << 0
+)
+
 // frameHeaderSize is the size of the big-endian length before each body.
 const frameHeaderSize = 4
 
@@ -86,22 +100,24 @@ func (t FrameType) String() string {
 }
 
 // Frame is one decoded frame. Only the fields that the layout of Type
-// lists are used: Version, Name and Nonce for hello; Status, Reason, Name
-// and Nonce for status; Digest for reply and ack; To, From and Payload for
+// lists are used: Version, Name, Nonce, Flags and Creation for hello;
+// Status, Reason, Name, Nonce, Flags and Creation for status; Digest for reply and ack; To, From and Payload for
 // message; ID for ping and pong; Reason for goodbye. A frame of an unknown
 // type decodes with only Type set.
 type Frame struct {
-	Type    FrameType
-	Version uint64
-	Status  Status
-	Name    string
-	Reason  string
-	Nonce   []byte
-	Digest  []byte
-	To      string
-	From    string
-	Payload []byte
-	ID      uint64
+	Type     FrameType
+	Version  uint64
+	Status   Status
+	Name     string
+	Reason   string
+	Nonce    []byte
+	Flags    Flag
+	Creation uint64
+	Digest   []byte
+	To       string
+	From     string
+	Payload  []byte
+	ID       uint64
 }
 
 // AppendFrame appends f's length header and body to dst and returns the
@@ -123,18 +139,22 @@ func AppendFrame(dst []byte, f *Frame, maxSize int) ([]byte, error) {
 	switch f.Type {
 	case FrameTick:
 	case FrameHello:
-		dst = appendArrayHeader(dst, 4)
+		dst = appendArrayHeader(dst, 6)
 		dst = append(dst, byte(f.Type))
 		dst = appendUint(dst, f.Version)
 		dst = appendStr(dst, f.Name)
 		dst = append(appendBinHeader(dst, len(f.Nonce)), f.Nonce...)
+		dst = appendUint(dst, uint64(f.Flags))
+		dst = appendUint(dst, f.Creation)
 	case FrameStatus:
-		dst = appendArrayHeader(dst, 5)
+		dst = appendArrayHeader(dst, 7)
 		dst = append(dst, byte(f.Type))
 		dst = appendUint(dst, uint64(f.Status))
 		dst = appendStr(dst, f.Reason)
 		dst = appendStr(dst, f.Name)
 		dst = append(appendBinHeader(dst, len(f.Nonce)), f.Nonce...)
+		dst = appendUint(dst, uint64(f.Flags))
+		dst = appendUint(dst, f.Creation)
 	case FrameReply, FrameAck:
 		dst = appendArrayHeader(dst, 2)
 		dst = append(dst, byte(f.Type))
@@ -158,9 +178,9 @@ func bodySize(f *Frame) (int, error) {
 	case FrameTick:
 		return 0, nil
 	case FrameHello:
-		n = 2 + uintSize(f.Version) + strSize(f.Name) + binSize(f.Nonce)
+		n = 2 + uintSize(f.Version) + strSize(f.Name) + binSize(f.Nonce) + uintSize(uint64(f.Flags)) + uintSize(f.Creation)
 	case FrameStatus:
-		n = 2 + uintSize(uint64(f.Status)) + strSize(f.Reason) + strSize(f.Name) + binSize(f.Nonce)
+		n = 2 + uintSize(uint64(f.Status)) + strSize(f.Reason) + strSize(f.Name) + binSize(f.Nonce) + uintSize(uint64(f.Flags)) + uintSize(f.Creation)
 	case FrameReply, FrameAck:
 		n = 2 + binSize(f.Digest)
 	case FrameMessage:
@@ -259,6 +279,30 @@ func decodeFrame(body []byte, f *Frame, cache *internCache) error {
 // decodeFields decodes the fields that f.Type defines and returns how many
 // it read. fields is the number of array elements after the type.
 func decodeFields(d *mpDecoder, f *Frame, fields int, cache *internCache) (int, error) {
+	n, err := decodeRequired(d, f, fields, cache)
+	if err != nil || (f.Type != FrameHello && f.Type != FrameStatus) {
+		return n, err
+	}
+	// flags and creation, which a peer may leave out.
+	if n < fields {
+		var flags uint64
+		if flags, err = d.readUint(); err != nil {
+			return n, err
+		}
+		f.Flags = Flag(flags)
+		n++
+	}
+	if n < fields {
+		if f.Creation, err = d.readUint(); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// decodeRequired decodes the fields that every frame of f.Type has.
+func decodeRequired(d *mpDecoder, f *Frame, fields int, cache *internCache) (int, error) {
 	var want int
 	switch f.Type {
 	case FrameHello:
@@ -348,6 +392,7 @@ type FrameReader struct {
 	header  [frameHeaderSize]byte
 	buf     []byte
 	cache   internCache
+	open    *frameCipher // set after the handshake when frames are sealed
 }
 
 // readBufferSize is the size of a FrameReader's bufio.Reader.
@@ -372,13 +417,19 @@ func NewFrameReader(r io.Reader, maxSize int) *FrameReader {
 // next call. A length above the maximum fails with ErrFrameTooLarge before
 // any body is read or allocated. A stream that ends between frames returns
 // io.EOF, and one that ends inside a frame returns io.ErrUnexpectedEOF.
+// On a connection that seals its frames, a frame that fails to open
+// returns ErrFrameAuth.
 func (fr *FrameReader) ReadFrame(f *Frame) error {
 	if _, err := io.ReadFull(fr.r, fr.header[:]); err != nil {
 		return err
 	}
 	size := binary.BigEndian.Uint32(fr.header[:])
-	if uint64(size) > uint64(fr.maxSize) {
-		return fmt.Errorf("%w: length %d exceeds the maximum %d", ErrFrameTooLarge, size, fr.maxSize)
+	limit := uint64(fr.maxSize)
+	if fr.open != nil {
+		limit += sealOverhead
+	}
+	if uint64(size) > limit {
+		return fmt.Errorf("%w: length %d exceeds the maximum %d", ErrFrameTooLarge, size, limit)
 	}
 	body := fr.body(int(size))
 	if _, err := io.ReadFull(fr.r, body); err != nil {
@@ -386,6 +437,12 @@ func (fr *FrameReader) ReadFrame(f *Frame) error {
 			err = io.ErrUnexpectedEOF
 		}
 		return err
+	}
+	if fr.open != nil {
+		var err error
+		if body, err = fr.open.open(fr.header[:], body); err != nil {
+			return err
+		}
 	}
 	return decodeFrame(body, f, &fr.cache)
 }

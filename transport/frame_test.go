@@ -18,9 +18,9 @@ func sampleFrames() []Frame {
 	nonce := bytes.Repeat([]byte{0xab}, nonceSize)
 	return []Frame{
 		{Type: FrameTick},
-		{Type: FrameHello, Version: HandshakeVersion, Name: "a@vm", Nonce: nonce},
+		{Type: FrameHello, Version: HandshakeVersion, Name: "a@vm", Nonce: nonce, Flags: FlagEncrypt, Creation: 1 << 62},
 		{Type: FrameHello, Version: 1 << 40, Name: strings.Repeat("n", 200) + "@vm", Nonce: nil},
-		{Type: FrameStatus, Status: StatusOK, Name: "b@vm", Nonce: nonce},
+		{Type: FrameStatus, Status: StatusOK, Name: "b@vm", Nonce: nonce, Flags: FlagEncrypt | 1<<40, Creation: 7},
 		{Type: FrameStatus, Status: StatusBadCookie, Reason: "bad cookie"},
 		{Type: FrameReply, Digest: nonce},
 		{Type: FrameAck, Digest: nonce},
@@ -39,7 +39,7 @@ func sampleFrames() []Frame {
 func frameEqual(a, b *Frame) bool {
 	return a.Type == b.Type && a.Version == b.Version && a.Status == b.Status &&
 		a.Name == b.Name && a.Reason == b.Reason && a.To == b.To && a.From == b.From &&
-		a.ID == b.ID && bytes.Equal(a.Nonce, b.Nonce) && bytes.Equal(a.Digest, b.Digest) &&
+		a.ID == b.ID && a.Flags == b.Flags && a.Creation == b.Creation && bytes.Equal(a.Nonce, b.Nonce) && bytes.Equal(a.Digest, b.Digest) &&
 		bytes.Equal(a.Payload, b.Payload)
 }
 
@@ -128,7 +128,9 @@ func TestDecodeOtherEncoder(t *testing.T) {
 			Frame{Type: FramePing, ID: 1 << 33}},
 		{"status with nil name and nonce", []any{2, 4, "no", nil, nil},
 			Frame{Type: FrameStatus, Status: StatusNotAllowed, Reason: "no"}},
-		{"hello with str nonce and extra fields", []any{1, 1, "a@b", "nonce", map[string]any{"k": []any{1.5, true}}, "more"},
+		{"hello with str nonce and extra fields", []any{1, 1, "a@b", "nonce", uint16(1), int64(9), map[string]any{"k": []any{1.5, true}}, "more"},
+			Frame{Type: FrameHello, Version: 1, Name: "a@b", Nonce: []byte("nonce"), Flags: FlagEncrypt, Creation: 9}},
+		{"hello without flags and creation", []any{1, 1, "a@b", "nonce"},
 			Frame{Type: FrameHello, Version: 1, Name: "a@b", Nonce: []byte("nonce")}},
 		{"unknown type with fields", []any{200, "x", []any{1, 2}},
 			Frame{Type: 200}},

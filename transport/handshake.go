@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -16,36 +17,41 @@ import (
 // HandshakeVersion is the handshake version this package speaks. A server
 // rejects a hello with any other version with StatusBadVersion.
 //
-// The handshake of version 1 runs in four frames:
+// The handshake of version 2 runs in four frames:
 //
-//	client -> server  hello{version, client name, nonceC}
-//	server -> client  status{code, reason, server name, nonceS}
-//	client -> server  reply{HMAC(cookie, "gonode-v1 client" | nonceS | nonceC | names)}
-//	server -> client  ack{HMAC(cookie, "gonode-v1 server" | nonceC | nonceS | names)}
+//	client -> server  hello{version, client name, nonceC, flags, creationC}
+//	server -> client  status{code, reason, server name, nonceS, flags, creationS}
+//	client -> server  reply{HMAC(cookie, "gonode-v2 client" | nonceS | nonceC | binding)}
+//	server -> client  ack{HMAC(cookie, "gonode-v2 server" | nonceC | nonceS | binding)}
 //
 // Each nonce is 32 bytes from crypto/rand, fresh for each connection. The
-// HMAC is HMAC-SHA-256 keyed by the cookie, and names is the client name
-// then the server name, each prefixed by its length in one byte. Before
-// the status, the server asks its admit function whether to accept the
-// claimed name. If the code is not StatusOK, the server closes the
-// connection after the status. When the reply does not verify, the server
-// sends status{StatusBadCookie} in place of the ack and closes. The client
-// checks the ack the same way, so each side proves the cookie to the other
-// without sending it. A recorded handshake cannot be replayed to either
-// side, because each digest covers the other side's fresh nonce, and a
-// digest cannot be reflected, because the two labels differ.
+// HMAC is HMAC-SHA-256 keyed by the cookie, and binding is the client
+// name then the server name, each prefixed by its length in one byte,
+// then creationC, creationS and the agreed flags, each as 8 bytes big
+// endian. Before the status, the server checks that both sides agree on
+// FlagEncrypt (else StatusEncryption) and calls its admit function to
+// decide on the claimed name and creation. If the code is not StatusOK,
+// the server closes the connection after the status. When the reply does
+// not verify, the server sends status{StatusBadCookie} in place of the
+// ack and closes. The client checks the ack the same way, so each side
+// proves the cookie to the other without sending it. A recorded handshake
+// cannot be replayed to either side, because each digest covers the other
+// side's fresh nonce, and a digest cannot be reflected, because the two
+// labels differ. Because the digests cover the flags, a man in the middle
+// cannot turn encryption off without failing the proofs.
 //
 // The whole handshake, dial included, runs under one deadline of
 // Config.HandshakeTimeout. Until the ack, frame bodies are limited to 1024
 // bytes, so an unauthenticated peer cannot make a node allocate
-// Config.MaxFrameSize.
-const HandshakeVersion = 1
+// Config.MaxFrameSize. After the ack, frames are sealed as described in
+// the package documentation, unless both sides turned encryption off.
+const HandshakeVersion = 2
 
 const (
 	nonceSize             = 32
 	handshakeMaxFrameSize = 1024
-	clientProofLabel      = "gonode-v1 client"
-	serverProofLabel      = "gonode-v1 server"
+	clientProofLabel      = "gonode-v2 client"
+	serverProofLabel      = "gonode-v2 server"
 )
 
 // Status is the code of a status frame. Numbers are append-only.
@@ -69,6 +75,9 @@ const (
 	StatusBadVersion Status = 5
 	// StatusBadCookie rejects a reply whose digest does not verify.
 	StatusBadCookie Status = 6
+	// StatusEncryption rejects a client whose FlagEncrypt differs from the
+	// server's.
+	StatusEncryption Status = 7
 )
 
 var statusNames = [...]string{
@@ -78,6 +87,7 @@ var statusNames = [...]string{
 	StatusNotAllowed: "not_allowed",
 	StatusBadVersion: "bad_version",
 	StatusBadCookie:  "bad_cookie",
+	StatusEncryption: "encryption_mismatch",
 }
 
 func (s Status) String() string {
@@ -98,6 +108,8 @@ func statusErr(s Status) error {
 		return ErrVersion
 	case StatusBadCookie:
 		return ErrBadCookie
+	case StatusEncryption:
+		return ErrEncryptionMismatch
 	default:
 		return ErrNotAllowed
 	}
@@ -211,18 +223,81 @@ func newNonce() ([]byte, error) {
 	return nonce, nil
 }
 
-// proof computes a handshake digest. first is the nonce of the side that
-// verifies the digest, so a digest is only good for one challenge.
-func proof(cookie []byte, label string, first, second []byte, client, server string) []byte {
+// transcript is the handshake state that the proofs and the frame keys
+// bind.
+type transcript struct {
+	client, server       string
+	nonceC, nonceS       []byte
+	creationC, creationS uint64
+	flags                Flag // the flags both sides agreed on
+}
+
+// binding encodes the names, creations and flags: each name prefixed by
+// its length in one byte, then three 8-byte big-endian numbers.
+func (t *transcript) binding() []byte {
+	b := make([]byte, 0, 2+len(t.client)+len(t.server)+24)
+	b = append(b, byte(len(t.client)))
+	b = append(b, t.client...)
+	b = append(b, byte(len(t.server)))
+	b = append(b, t.server...)
+	b = binary.BigEndian.AppendUint64(b, t.creationC)
+	b = binary.BigEndian.AppendUint64(b, t.creationS)
+	return binary.BigEndian.AppendUint64(b, uint64(t.flags))
+}
+
+// proof computes a handshake digest. The nonce of the side that verifies
+// the digest comes first, so a digest is only good for one challenge.
+func (t *transcript) proof(cookie []byte, label string) []byte {
+	first, second := t.nonceS, t.nonceC
+	if label == serverProofLabel {
+		first, second = t.nonceC, t.nonceS
+	}
 	m := hmac.New(sha256.New, cookie)
 	m.Write([]byte(label))
 	m.Write(first)
 	m.Write(second)
-	m.Write([]byte{byte(len(client))})
-	m.Write([]byte(client))
-	m.Write([]byte{byte(len(server))})
-	m.Write([]byte(server))
+	m.Write(t.binding())
 	return m.Sum(nil)
+}
+
+// ownFlags returns the flags this side sends.
+func ownFlags(cfg Config) Flag {
+	if cfg.NoEncrypt {
+		return 0
+	}
+	return FlagEncrypt
+}
+
+// encryptionMismatch describes why flags from the peer do not fit ours.
+func encryptionMismatch(cfg Config, peerFlags Flag, peerRole string) error {
+	if (peerFlags&FlagEncrypt != 0) == !cfg.NoEncrypt {
+		return nil
+	}
+	if cfg.NoEncrypt {
+		return fmt.Errorf("%w: the %s seals frames and this node has encryption off", ErrEncryptionMismatch, peerRole)
+	}
+	return fmt.Errorf("%w: the %s has encryption off and this node seals frames", ErrEncryptionMismatch, peerRole)
+}
+
+// finishConn makes the Conn of a completed handshake, with its frame
+// ciphers when the two sides agreed to encrypt.
+func finishConn(h *handshake, t *transcript, client bool) (*Conn, error) {
+	c := newConn(h.nc, h.fr, h.cfg, h.peer)
+	if client {
+		c.peerCreation = t.creationS
+	} else {
+		c.peerCreation = t.creationC
+	}
+	if t.flags&FlagEncrypt == 0 {
+		return c, nil
+	}
+	seal, open, err := frameCiphers(h.cfg.Cookie, t, client)
+	if err != nil {
+		return nil, err
+	}
+	c.seal = seal
+	h.fr.open = open
+	return c, nil
 }
 
 // Dial connects to addr over TCP and runs the client side of the
@@ -262,7 +337,7 @@ func clientHandshake(ctx context.Context, nc net.Conn, cfg Config, expectPeer st
 	if err != nil {
 		return nil, h.fail("send hello", err)
 	}
-	hello := Frame{Type: FrameHello, Version: HandshakeVersion, Name: cfg.Name, Nonce: nonceC}
+	hello := Frame{Type: FrameHello, Version: HandshakeVersion, Name: cfg.Name, Nonce: nonceC, Flags: ownFlags(cfg), Creation: cfg.Creation}
 	if err := h.write(&hello); err != nil {
 		return nil, h.fail("send hello", err)
 	}
@@ -285,11 +360,19 @@ func clientHandshake(ctx context.Context, nc net.Conn, cfg Config, expectPeer st
 	if len(f.Nonce) != nonceSize {
 		return nil, h.fail("read status", fmt.Errorf("%w: nonce of %d bytes, want %d", ErrProtocol, len(f.Nonce), nonceSize))
 	}
-	// The frame's bytes alias the reader's buffer, which the next read reuses.
-	nonceS := bytes.Clone(f.Nonce)
+	if err := encryptionMismatch(cfg, f.Flags, "server"); err != nil {
+		return nil, h.fail("read status", err)
+	}
+	t := &transcript{
+		client: cfg.Name, server: server,
+		// The frame's bytes alias the reader's buffer, which the next
+		// read reuses.
+		nonceC: nonceC, nonceS: bytes.Clone(f.Nonce),
+		creationC: cfg.Creation, creationS: f.Creation,
+		flags: ownFlags(cfg),
+	}
 
-	digest := proof(cfg.Cookie, clientProofLabel, nonceS, nonceC, cfg.Name, server)
-	if err := h.write(&Frame{Type: FrameReply, Digest: digest}); err != nil {
+	if err := h.write(&Frame{Type: FrameReply, Digest: t.proof(cfg.Cookie, clientProofLabel)}); err != nil {
 		return nil, h.fail("send reply", err)
 	}
 
@@ -299,25 +382,30 @@ func clientHandshake(ctx context.Context, nc net.Conn, cfg Config, expectPeer st
 	if f.Type == FrameStatus {
 		return nil, h.fail("read ack", fmt.Errorf("%w: rejected with %s: %s", statusErr(f.Status), f.Status, f.Reason))
 	}
-	want := proof(cfg.Cookie, serverProofLabel, nonceC, nonceS, cfg.Name, server)
-	if !hmac.Equal(f.Digest, want) {
+	if !hmac.Equal(f.Digest, t.proof(cfg.Cookie, serverProofLabel)) {
 		return nil, h.fail("read ack", fmt.Errorf("%w: the server's proof does not match our cookie", ErrBadCookie))
 	}
 	if !lift() {
 		return nil, h.fail("finish", h.ctx.Err())
 	}
-	cfg.Logger.Debug("handshake completed", "peer", server, "addr", nc.RemoteAddr().String(), "side", "client")
-	return newConn(nc, h.fr, cfg, server), nil
+	c, err := finishConn(h, t, true)
+	if err != nil {
+		return nil, h.fail("finish", err)
+	}
+	cfg.Logger.Debug("handshake completed", "peer", server, "addr", nc.RemoteAddr().String(), "side", "client", "encrypted", c.seal != nil)
+	return c, nil
 }
 
 // Accept runs the server side of the handshake on nc, which the caller
 // has accepted from a listener. admit, if not nil, is called with the
-// client's claimed name after the hello and before the challenge. It
-// returns the status to send, and anything but StatusOK rejects the client.
+// client's claimed name and creation after the hello and before the
+// challenge. Neither is proven yet at that point, so admit may only
+// reject, never act on them. It returns the status to send, and anything
+// but StatusOK rejects the client.
 // A client that claims the server's own name is rejected with
 // StatusNameInUse before admit is called. On failure Accept closes nc and
 // returns a *HandshakeError. The returned Conn is not started.
-func Accept(ctx context.Context, nc net.Conn, cfg Config, admit func(peer string) Status) (*Conn, error) {
+func Accept(ctx context.Context, nc net.Conn, cfg Config, admit func(peer string, creation uint64) Status) (*Conn, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		nc.Close()
@@ -331,7 +419,7 @@ func Accept(ctx context.Context, nc net.Conn, cfg Config, admit func(peer string
 	return c, nil
 }
 
-func serverHandshake(ctx context.Context, nc net.Conn, cfg Config, admit func(peer string) Status, deadline time.Time) (*Conn, error) {
+func serverHandshake(ctx context.Context, nc net.Conn, cfg Config, admit func(string, uint64) Status, deadline time.Time) (*Conn, error) {
 	h, lift, cancel := newHandshake(ctx, nc, cfg, deadline)
 	defer cancel()
 
@@ -354,9 +442,22 @@ func serverHandshake(ctx context.Context, nc net.Conn, cfg Config, admit func(pe
 		h.sendStatus(StatusNotAllowed, "invalid nonce")
 		return nil, h.fail("read hello", fmt.Errorf("%w: nonce of %d bytes, want %d", ErrProtocol, len(f.Nonce), nonceSize))
 	}
-	nonceC := bytes.Clone(f.Nonce)
+	if err := encryptionMismatch(cfg, f.Flags, "client"); err != nil {
+		reason := "the server seals frames and the client has encryption off"
+		if cfg.NoEncrypt {
+			reason = "the server has encryption off and the client seals frames"
+		}
+		h.sendStatus(StatusEncryption, reason)
+		return nil, h.fail("read hello", err)
+	}
+	t := &transcript{
+		client: client, server: cfg.Name,
+		nonceC:    bytes.Clone(f.Nonce),
+		creationC: f.Creation, creationS: cfg.Creation,
+		flags: ownFlags(cfg),
+	}
 
-	if st, reason := admitStatus(cfg.Name, client, admit); st != StatusOK {
+	if st, reason := admitStatus(cfg.Name, client, f.Creation, admit); st != StatusOK {
 		h.sendStatus(st, reason)
 		return nil, h.fail("admit", fmt.Errorf("%w: rejected with %s: %s", statusErr(st), st, reason))
 	}
@@ -365,40 +466,44 @@ func serverHandshake(ctx context.Context, nc net.Conn, cfg Config, admit func(pe
 	if err != nil {
 		return nil, h.fail("send status", err)
 	}
-	if err := h.write(&Frame{Type: FrameStatus, Status: StatusOK, Name: cfg.Name, Nonce: nonceS}); err != nil {
+	t.nonceS = nonceS
+	status := Frame{Type: FrameStatus, Status: StatusOK, Name: cfg.Name, Nonce: nonceS, Flags: ownFlags(cfg), Creation: cfg.Creation}
+	if err := h.write(&status); err != nil {
 		return nil, h.fail("send status", err)
 	}
 
 	if err := h.read(&f, FrameReply); err != nil {
 		return nil, h.fail("read reply", err)
 	}
-	want := proof(cfg.Cookie, clientProofLabel, nonceS, nonceC, client, cfg.Name)
-	if !hmac.Equal(f.Digest, want) {
+	if !hmac.Equal(f.Digest, t.proof(cfg.Cookie, clientProofLabel)) {
 		h.sendStatus(StatusBadCookie, "bad cookie")
 		return nil, h.fail("read reply", fmt.Errorf("%w: the client's proof does not match our cookie", ErrBadCookie))
 	}
 
-	digest := proof(cfg.Cookie, serverProofLabel, nonceC, nonceS, client, cfg.Name)
-	if err := h.write(&Frame{Type: FrameAck, Digest: digest}); err != nil {
+	if err := h.write(&Frame{Type: FrameAck, Digest: t.proof(cfg.Cookie, serverProofLabel)}); err != nil {
 		return nil, h.fail("send ack", err)
 	}
 	if !lift() {
 		return nil, h.fail("finish", h.ctx.Err())
 	}
-	cfg.Logger.Debug("handshake completed", "peer", client, "addr", nc.RemoteAddr().String(), "side", "server")
-	return newConn(nc, h.fr, cfg, client), nil
+	c, err := finishConn(h, t, false)
+	if err != nil {
+		return nil, h.fail("finish", err)
+	}
+	cfg.Logger.Debug("handshake completed", "peer", client, "addr", nc.RemoteAddr().String(), "side", "server", "encrypted", c.seal != nil)
+	return c, nil
 }
 
 // admitStatus decides whether the server accepts client, and returns the
 // status with a reason for the client.
-func admitStatus(self, client string, admit func(peer string) Status) (Status, string) {
+func admitStatus(self, client string, creation uint64, admit func(string, uint64) Status) (Status, string) {
 	if client == self {
 		return StatusNameInUse, fmt.Sprintf("%q is the server's own name", client)
 	}
 	if admit == nil {
 		return StatusOK, ""
 	}
-	st := admit(client)
+	st := admit(client, creation)
 	switch st {
 	case StatusOK:
 		return st, ""
@@ -406,7 +511,7 @@ func admitStatus(self, client string, admit func(peer string) Status) (Status, s
 		return st, fmt.Sprintf("the server is already connected to %q", client)
 	case StatusNameInUse:
 		return st, fmt.Sprintf("the name %q is in use", client)
-	case StatusBadVersion, StatusBadCookie:
+	case StatusBadVersion, StatusBadCookie, StatusEncryption:
 		return st, "rejected by the server"
 	default:
 		return StatusNotAllowed, fmt.Sprintf("the server does not allow %q to connect", client)

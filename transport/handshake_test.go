@@ -35,7 +35,7 @@ type acceptResult struct {
 }
 
 // serveOne accepts one connection on l and runs Accept on it.
-func serveOne(t testing.TB, l net.Listener, cfg Config, admit func(string) Status) <-chan acceptResult {
+func serveOne(t testing.TB, l net.Listener, cfg Config, admit func(string, uint64) Status) <-chan acceptResult {
 	t.Helper()
 	out := make(chan acceptResult, 1)
 	go func() {
@@ -119,11 +119,13 @@ func TestHandshakeBadCookie(t *testing.T) {
 	}
 }
 
-// rawPeer speaks frames by hand on one side of a connection.
+// rawPeer speaks frames by hand on one side of a connection. After a
+// handshake with encryption on, seal is the peer's sending cipher.
 type rawPeer struct {
-	t  testing.TB
-	nc net.Conn
-	fr *FrameReader
+	t    testing.TB
+	nc   net.Conn
+	fr   *FrameReader
+	seal *frameCipher
 }
 
 func newRawPeer(t testing.TB, nc net.Conn) *rawPeer {
@@ -133,8 +135,20 @@ func newRawPeer(t testing.TB, nc net.Conn) *rawPeer {
 
 func (p *rawPeer) send(f *Frame) {
 	p.t.Helper()
-	if _, err := p.nc.Write(mustAppend(p.t, f)); err != nil {
-		p.t.Fatalf("raw peer: write %s: %v", f.Type, err)
+	p.write(mustAppend(p.t, f))
+}
+
+// write writes whole frames, sealing them first when p.seal is set.
+func (p *rawPeer) write(wire []byte) {
+	p.t.Helper()
+	if p.seal != nil {
+		var err error
+		if wire, err = p.seal.sealFrames(nil, wire); err != nil {
+			p.t.Fatalf("raw peer: seal: %v", err)
+		}
+	}
+	if _, err := p.nc.Write(wire); err != nil {
+		p.t.Fatalf("raw peer: write: %v", err)
 	}
 }
 
@@ -152,6 +166,18 @@ func (p *rawPeer) recv(want FrameType) Frame {
 	f.Digest = bytes.Clone(f.Digest)
 	f.Payload = bytes.Clone(f.Payload)
 	return f
+}
+
+// rawTranscript returns the transcript of a handshake whose hello was
+// hello, with a server named server that sent nonceS and creationS and
+// agreed on the hello's flags.
+func rawTranscript(hello Frame, server string, nonceS []byte, creationS uint64) *transcript {
+	return &transcript{
+		client: hello.Name, server: server,
+		nonceC: hello.Nonce, nonceS: nonceS,
+		creationC: hello.Creation, creationS: creationS,
+		flags: hello.Flags,
+	}
 }
 
 // rawServer accepts one connection on l and runs serve on it.
@@ -176,9 +202,9 @@ func TestHandshakeServerProofFails(t *testing.T) {
 	done := rawServer(t, l, func(p *rawPeer) {
 		hello := p.recv(FrameHello)
 		nonceS := bytes.Repeat([]byte{1}, nonceSize)
-		p.send(&Frame{Type: FrameStatus, Status: StatusOK, Name: "b@vm", Nonce: nonceS})
+		p.send(&Frame{Type: FrameStatus, Status: StatusOK, Name: "b@vm", Nonce: nonceS, Flags: FlagEncrypt})
 		p.recv(FrameReply)
-		digest := proof([]byte("other"), serverProofLabel, hello.Nonce, nonceS, hello.Name, "b@vm")
+		digest := rawTranscript(hello, "b@vm", nonceS, 0).proof([]byte("other"), serverProofLabel)
 		p.send(&Frame{Type: FrameAck, Digest: digest})
 	})
 	c, err := Dial(context.Background(), l.Addr().String(), testConfig("a@vm", "genki"), "")
@@ -196,9 +222,9 @@ func TestHandshakeReplayToServer(t *testing.T) {
 	done := rawServer(t, l, func(p *rawPeer) {
 		hello = p.recv(FrameHello)
 		nonceS := bytes.Repeat([]byte{2}, nonceSize)
-		p.send(&Frame{Type: FrameStatus, Status: StatusOK, Name: "b@vm", Nonce: nonceS})
+		p.send(&Frame{Type: FrameStatus, Status: StatusOK, Name: "b@vm", Nonce: nonceS, Flags: FlagEncrypt})
 		reply = p.recv(FrameReply)
-		digest := proof([]byte("genki"), serverProofLabel, hello.Nonce, nonceS, hello.Name, "b@vm")
+		digest := rawTranscript(hello, "b@vm", nonceS, 0).proof([]byte("genki"), serverProofLabel)
 		p.send(&Frame{Type: FrameAck, Digest: digest})
 	})
 	c, err := Dial(context.Background(), l.Addr().String(), testConfig("a@vm", "genki"), "")
@@ -242,9 +268,11 @@ func TestHandshakeReplayToClient(t *testing.T) {
 	}
 	p := newRawPeer(t, nc)
 	nonceC := bytes.Repeat([]byte{3}, nonceSize)
-	p.send(&Frame{Type: FrameHello, Version: HandshakeVersion, Name: "a@vm", Nonce: nonceC})
+	hello := Frame{Type: FrameHello, Version: HandshakeVersion, Name: "a@vm", Nonce: nonceC, Flags: FlagEncrypt}
+	p.send(&hello)
 	status := p.recv(FrameStatus)
-	p.send(&Frame{Type: FrameReply, Digest: proof([]byte("genki"), clientProofLabel, status.Nonce, nonceC, "a@vm", "b@vm")})
+	reply := rawTranscript(hello, "b@vm", status.Nonce, status.Creation).proof([]byte("genki"), clientProofLabel)
+	p.send(&Frame{Type: FrameReply, Digest: reply})
 	ack := p.recv(FrameAck)
 	nc.Close()
 	server := waitAccept(t, accepted)
@@ -277,9 +305,9 @@ func TestHandshakeBadVersion(t *testing.T) {
 	}
 	defer nc.Close()
 	p := newRawPeer(t, nc)
-	p.send(&Frame{Type: FrameHello, Version: 2, Name: "a@vm", Nonce: make([]byte, nonceSize)})
+	p.send(&Frame{Type: FrameHello, Version: 99, Name: "a@vm", Nonce: make([]byte, nonceSize), Flags: FlagEncrypt})
 	if got := p.recv(FrameStatus); got.Status != StatusBadVersion {
-		t.Errorf("status for version 2 = %s, want bad_version", got.Status)
+		t.Errorf("status for version 99 = %s, want bad_version", got.Status)
 	}
 	server := waitAccept(t, accepted)
 	if !errors.Is(server.err, ErrVersion) {
@@ -314,7 +342,7 @@ func TestHandshakeAdmitStatus(t *testing.T) {
 		t.Run(tt.admit.String(), func(t *testing.T) {
 			l := listen(t)
 			var claimed string
-			accepted := serveOne(t, l, testConfig("b@vm", "genki"), func(peer string) Status {
+			accepted := serveOne(t, l, testConfig("b@vm", "genki"), func(peer string, _ uint64) Status {
 				claimed = peer
 				return tt.admit
 			})
@@ -337,7 +365,7 @@ func TestHandshakeAdmitStatus(t *testing.T) {
 func TestHandshakeOwnName(t *testing.T) {
 	l := listen(t)
 	admitted := false
-	accepted := serveOne(t, l, testConfig("a@vm", "genki"), func(string) Status {
+	accepted := serveOne(t, l, testConfig("a@vm", "genki"), func(string, uint64) Status {
 		admitted = true
 		return StatusOK
 	})
@@ -376,10 +404,10 @@ func TestHandshakeInvalidHello(t *testing.T) {
 		hello Frame
 		want  error
 	}{
-		{"name without host", Frame{Type: FrameHello, Version: 1, Name: "a", Nonce: make([]byte, nonceSize)}, ErrNotAllowed},
-		{"short nonce", Frame{Type: FrameHello, Version: 1, Name: "a@vm", Nonce: make([]byte, 8)}, ErrProtocol},
+		{"name without host", Frame{Type: FrameHello, Version: HandshakeVersion, Name: "a", Nonce: make([]byte, nonceSize), Flags: FlagEncrypt}, ErrNotAllowed},
+		{"short nonce", Frame{Type: FrameHello, Version: HandshakeVersion, Name: "a@vm", Nonce: make([]byte, 8), Flags: FlagEncrypt}, ErrProtocol},
 		{"reply first", Frame{Type: FrameReply, Digest: make([]byte, 32)}, ErrProtocol},
-		{"oversized hello", Frame{Type: FrameHello, Version: 1, Name: "a@vm", Nonce: make([]byte, 2000)}, ErrFrameTooLarge},
+		{"oversized hello", Frame{Type: FrameHello, Version: HandshakeVersion, Name: "a@vm", Nonce: make([]byte, 2000), Flags: FlagEncrypt}, ErrFrameTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

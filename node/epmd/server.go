@@ -17,7 +17,14 @@ import (
 const (
 	DefaultRequestTimeout = 10 * time.Second
 	DefaultMaxConns       = 4096
+	DefaultMaxPending     = 256
 )
+
+// maxRequestSize bounds the body of a request. The largest valid one is an
+// ALIVE2_REQ with a name of MaxNameLen bytes and a short extra field. A
+// length above the bound closes the connection before anything is
+// allocated for it.
+const maxRequestSize = 1024
 
 var (
 	// ErrServerClosed is returned by Serve after Close.
@@ -44,6 +51,12 @@ type Server struct {
 	// included. A connection over the limit is closed at once. Zero means
 	// DefaultMaxConns.
 	MaxConns int
+	// MaxPending bounds the connections that have not sent their request
+	// yet. When a connection arrives with MaxPending waiting, the oldest
+	// waiting one is closed, so a flood of idle connections cannot keep
+	// clients out: a real client sends its request at once. Zero means
+	// DefaultMaxPending.
+	MaxPending int
 
 	initOnce sync.Once
 	log      *slog.Logger
@@ -56,6 +69,10 @@ type Server struct {
 	killed    bool
 	listeners map[net.Listener]struct{}
 	conns     map[net.Conn]struct{}
+	pending   map[net.Conn]uint64 // connections without a request yet, by arrival number
+	arrivals  uint64              // connections accepted so far
+	evicted   int                 // pending connections closed for MaxPending since the last log
+	lastEvict time.Time           // time of the last MaxPending log
 	nodes     map[string]registeredNode
 	creation  uint32
 	rejected  int       // connections closed for MaxConns since the last log
@@ -85,6 +102,7 @@ func (s *Server) init() {
 		s.done = make(chan struct{})
 		s.listeners = make(map[net.Listener]struct{})
 		s.conns = make(map[net.Conn]struct{})
+		s.pending = make(map[net.Conn]uint64)
 		s.nodes = make(map[string]registeredNode)
 		// Erlang reserves creation 0 for "unknown", and a random start
 		// makes a restarted server unlikely to reuse a recent value.
@@ -160,6 +178,7 @@ func (s *Server) startConn(c net.Conn) {
 		return
 	}
 	s.conns[c] = struct{}{}
+	s.addPendingLocked(c)
 	s.wg.Add(1)
 	s.mu.Unlock()
 
@@ -170,6 +189,41 @@ func (s *Server) startConn(c net.Conn) {
 		defer c.Close()
 		s.serveConn(c)
 	}()
+}
+
+// addPendingLocked records c as waiting for its request, and closes the
+// oldest waiting connection first when MaxPending are waiting.
+func (s *Server) addPendingLocked(c net.Conn) {
+	maxPending := s.MaxPending
+	if maxPending <= 0 {
+		maxPending = DefaultMaxPending
+	}
+	if len(s.pending) >= maxPending {
+		var oldest net.Conn
+		var oldestArrival uint64
+		for pc, arrival := range s.pending {
+			if oldest == nil || arrival < oldestArrival {
+				oldest, oldestArrival = pc, arrival
+			}
+		}
+		delete(s.pending, oldest)
+		oldest.Close()
+		s.evicted++
+		if time.Since(s.lastEvict) >= time.Second {
+			s.log.Warn("closed idle connections that sent no request", "count", s.evicted, "max_pending", maxPending)
+			s.evicted = 0
+			s.lastEvict = time.Now()
+		}
+	}
+	s.arrivals++
+	s.pending[c] = s.arrivals
+}
+
+// settle records that c's request arrived, or that c ended without one.
+func (s *Server) settle(c net.Conn) {
+	s.mu.Lock()
+	delete(s.pending, c)
+	s.mu.Unlock()
 }
 
 // noteRejected counts a connection closed for MaxConns and logs the count
@@ -248,6 +302,7 @@ func (s *Server) removeListener(l net.Listener) {
 func (s *Server) removeConn(c net.Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	delete(s.pending, c)
 	s.mu.Unlock()
 }
 
@@ -261,6 +316,7 @@ func (s *Server) serveConn(c net.Conn) {
 	remote := c.RemoteAddr().String()
 	c.SetDeadline(time.Now().Add(timeout))
 	body, err := readRequest(c)
+	s.settle(c)
 	if err != nil {
 		s.log.Debug("closing connection without a request", "remote", remote, "err", err)
 		return
@@ -279,8 +335,8 @@ func (s *Server) serveConn(c net.Conn) {
 	}
 }
 
-// readRequest reads a 2-byte length and then a body of that length,
-// which the length field bounds to 65535 bytes.
+// readRequest reads a 2-byte length and then a body of that length, of 1
+// to maxRequestSize bytes.
 func readRequest(r io.Reader) ([]byte, error) {
 	var head [2]byte
 	if _, err := io.ReadFull(r, head[:]); err != nil {
@@ -289,6 +345,9 @@ func readRequest(r io.Reader) ([]byte, error) {
 	n := binary.BigEndian.Uint16(head[:])
 	if n == 0 {
 		return nil, fmt.Errorf("%w: request length is 0", errMalformed)
+	}
+	if n > maxRequestSize {
+		return nil, fmt.Errorf("%w: request length %d exceeds the maximum %d", errMalformed, n, maxRequestSize)
 	}
 	body := make([]byte, n)
 	if _, err := io.ReadFull(r, body); err != nil {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/gonode/gonode/node/nodetest"
 )
 
@@ -26,7 +28,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) == "1" {
 		os.Exit(runHelper())
 	}
-	nodetest.Main(m)
+	if !nodetest.Inside() {
+		nodetest.Main(m)
+	}
+	// No goroutine of a Server or a client may outlive the tests.
+	goleak.VerifyTestMain(m)
 }
 
 func runHelper() int {
