@@ -543,3 +543,37 @@ func TestFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestPipeEndsOnSIGTERM(t *testing.T) {
+	l := newLab(t)
+	a := l.node("a", "--discovery", "none")
+	if got := a.eval("Node.self"); got != l.atom("a") {
+		t.Fatalf("Node.self = %s, want %s", got, l.atom("a"))
+	}
+	// The pipe stays open: the node waits for a line that never comes.
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	if code := a.waitExit(5 * time.Second); code != 1 {
+		t.Errorf("exit status after SIGTERM = %d, want 1", code)
+	}
+	if !strings.Contains(a.stderr.String(), "interrupted") {
+		t.Errorf("stderr does not say it was interrupted:\n%s", a.stderr.String())
+	}
+}
+
+func TestPipeSkipsOverlongLine(t *testing.T) {
+	l := newLab(t)
+	a := l.start("--sname", "a", "--cookie", "genki", "--discovery", "none")
+	io.WriteString(a.stdin, "Node.self\n"+strings.Repeat("x", 2<<20)+"\nNode.self\n")
+	a.stdin.Close()
+	for i := range 2 {
+		if got := a.next(10 * time.Second); got != l.atom("a") {
+			t.Errorf("result %d = %q, want %s", i+1, got, l.atom("a"))
+		}
+	}
+	if code := a.waitExit(10 * time.Second); code != 1 {
+		t.Errorf("exit status = %d, want 1 for the skipped line", code)
+	}
+	if !strings.Contains(a.stderr.String(), "line 2") {
+		t.Errorf("stderr does not name line 2:\n%s", a.stderr.String())
+	}
+}

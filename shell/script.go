@@ -99,8 +99,10 @@ func runScriptFile(ctx context.Context, rt *Runtime, opts Options) int {
 // and the inputs after it still run. Errors name file and line when file
 // is set.
 func runLines(ctx context.Context, rt *Runtime, opts Options, in io.Reader, file string) int {
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 0, 64*1024), maxLine)
+	where := "standard input"
+	if file != "" {
+		where = file
+	}
 	session := commands.NewSession()
 	p := newLinePrinter(opts)
 	session.Print = p.line
@@ -108,15 +110,40 @@ func runLines(ctx context.Context, rt *Runtime, opts Options, in io.Reader, file
 	lineNo := 0
 	var pending []string
 	firstLine := 0
-	for sc.Scan() {
+	lines := readLines(ctx, in)
+	for {
+		var ln inputLine
+		select {
+		case <-ctx.Done():
+			// SIGINT or SIGTERM while waiting for input: a pipe that
+			// never closes must not keep the node alive.
+			fmt.Fprintf(opts.Err, "gonode: interrupted while reading line %d of %s\n", lineNo+1, where)
+			return 1
+		case l, ok := <-lines:
+			if !ok {
+				if len(pending) > 0 {
+					_, err := session.Eval(ctx, rt, strings.Join(pending, "\n"))
+					fmt.Fprintln(opts.Err, err)
+					return 1
+				}
+				return status
+			}
+			ln = l
+		}
 		lineNo++
-		if ctx.Err() != nil {
-			return status
+		if ln.err != nil {
+			fmt.Fprintf(opts.Err, "gonode: read line %d of %s: %v\n", lineNo, where, ln.err)
+			if !errors.Is(ln.err, errLineTooLong) {
+				return 1
+			}
+			pending = nil
+			status = 1
+			continue
 		}
 		if len(pending) == 0 {
 			firstLine = lineNo
 		}
-		pending = append(pending, sc.Text())
+		pending = append(pending, ln.text)
 		src := strings.Join(pending, "\n")
 		if commands.Incomplete(src) && len(pending) < maxInputLines {
 			continue
@@ -139,20 +166,84 @@ func runLines(ctx context.Context, rt *Runtime, opts Options, in io.Reader, file
 			return res.ExitCode
 		}
 	}
-	if err := sc.Err(); err != nil {
-		where := "standard input"
-		if file != "" {
-			where = file
+}
+
+// errLineTooLong is the error of an input line longer than maxLine bytes.
+// The line is skipped, and the lines after it still run.
+var errLineTooLong = fmt.Errorf("line longer than %d bytes, skipped", maxLine)
+
+// inputLine is one line read by readLines, or the error that ended it.
+type inputLine struct {
+	text string
+	err  error
+}
+
+// readLines reads lines from in on a goroutine of its own, so that the
+// caller can stop waiting when ctx is done. The channel is closed at the
+// end of input or after a read error.
+//
+// NOTE: when ctx ends first, the goroutine stays blocked in Read until in
+// closes; the process exits soon after, so it is not waited for.
+func readLines(ctx context.Context, in io.Reader) <-chan inputLine {
+	lines := make(chan inputLine)
+	go func() {
+		defer close(lines)
+		r := bufio.NewReaderSize(in, 64*1024)
+		for {
+			text, err := readLine(r)
+			if err == io.EOF && text == "" {
+				return
+			}
+			if err != nil && err != io.EOF && !errors.Is(err, errLineTooLong) {
+				select {
+				case lines <- inputLine{err: err}:
+				case <-ctx.Done():
+				}
+				return
+			}
+			var lineErr error
+			if errors.Is(err, errLineTooLong) {
+				lineErr = err
+			}
+			select {
+			case lines <- inputLine{text: text, err: lineErr}:
+			case <-ctx.Done():
+				return
+			}
+			if err == io.EOF {
+				return
+			}
 		}
-		fmt.Fprintf(opts.Err, "gonode: read line %d of %s: %v\n", lineNo+1, where, err)
-		return 1
+	}()
+	return lines
+}
+
+// readLine reads one line without its line ending. A line longer than
+// maxLine is read to its end and returned empty with errLineTooLong.
+func readLine(r *bufio.Reader) (string, error) {
+	var buf []byte
+	tooLong := false
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if !tooLong {
+			if len(buf)+len(chunk) > maxLine+2 {
+				tooLong, buf = true, nil
+			} else {
+				buf = append(buf, chunk...)
+			}
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if tooLong {
+			if err == nil || err == io.EOF {
+				return "", errLineTooLong
+			}
+			return "", err
+		}
+		text := strings.TrimSuffix(strings.TrimSuffix(string(buf), "\n"), "\r")
+		return text, err
 	}
-	if len(pending) > 0 {
-		_, err := session.Eval(ctx, rt, strings.Join(pending, "\n"))
-		fmt.Fprintln(opts.Err, err)
-		return 1
-	}
-	return status
 }
 
 // linePrinter prints the output of non-interactive modes: results in
