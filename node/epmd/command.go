@@ -28,7 +28,7 @@ const commandTimeout = 5 * time.Second
 // the word "epmd", and returns the exit status. Like Erlang's epmd, it
 // takes one dash or two before a flag:
 //
-//	epmd [-port N]          serve on 127.0.0.1:N until SIGINT, SIGTERM or -kill
+//	epmd [-port N]          serve on port N of every interface until SIGINT, SIGTERM or -kill
 //	epmd -daemon [-port N]  serve in a detached process and exit 0 at once
 //	epmd -names [-port N]   print the names registered with the running epmd
 //	epmd -kill [-port N]    stop the running epmd if no node is registered
@@ -41,7 +41,8 @@ func RunCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("epmd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	defaultPort, portErr := PortFromEnv()
-	port := fs.Int("port", defaultPort, "TCP `port` on 127.0.0.1 to serve or to query (default from "+PortEnv+")")
+	port := fs.Int("port", defaultPort, "TCP `port` to serve or to query (default from "+PortEnv+")")
+	address := fs.String("address", "", "serve on this `IP` only; empty means every interface, as Erlang's epmd does (registrations are taken from loopback only)")
 	names := fs.Bool("names", false, "print the names registered with the running epmd, then exit")
 	killFlag := fs.Bool("kill", false, "stop the running epmd if no node is registered, then exit")
 	daemon := fs.Bool("daemon", false, "serve in a detached background process; exit 0 at once, also when the port is in use")
@@ -66,7 +67,14 @@ func RunCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "epmd: invalid -port %d: want a port from 1 to 65535\n", *port)
 		return 2
 	}
+	if *address != "" && net.ParseIP(*address) == nil {
+		fmt.Fprintf(stderr, "epmd: invalid -address %q: want an IP address\n", *address)
+		return 2
+	}
+	// Queries go to loopback; the server listens on every interface, so
+	// that nodes on other hosts can look up this host's nodes.
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(*port))
+	listenAddr := net.JoinHostPort(*address, strconv.Itoa(*port))
 
 	switch {
 	case *names:
@@ -74,9 +82,9 @@ func RunCommand(args []string, stdout, stderr io.Writer) int {
 	case *killFlag:
 		return killRunning(addr, stdout, stderr)
 	case *daemon:
-		return startDetached(addr, *port, stderr)
+		return startDetached(listenAddr, *port, stderr)
 	}
-	return serveForeground(addr, stderr)
+	return serveForeground(listenAddr, stderr)
 }
 
 // printNames prints the registered names in the format of `epmd -names`.

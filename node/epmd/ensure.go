@@ -45,7 +45,7 @@ func PortFromEnv() (int, error) {
 }
 
 // EnsureRunning checks that an epmd replies at addr, which must be on
-// 127.0.0.1 or localhost because a started epmd listens on 127.0.0.1 only.
+// 127.0.0.1 or localhost because only this host's epmd can be started.
 // When none replies, it starts `exe epmd -daemon -port N` in its own
 // session with stdio on /dev/null, then waits up to StartTimeout until one
 // replies. An empty exe means os.Executable().
