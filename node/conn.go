@@ -40,6 +40,12 @@ type retry struct {
 const (
 	minBackoff = 500 * time.Millisecond
 	maxBackoff = 10 * time.Second
+
+	// maxReported and maxBackoffPeers bound the failure bookkeeping that
+	// unauthenticated traffic (forged heartbeats, garbage connections)
+	// can make the node keep.
+	maxReported     = 4096
+	maxBackoffPeers = 4096
 )
 
 // EventKind tells a nodeup from a nodedown.
@@ -567,6 +573,9 @@ func (n *Node) ConnectLater(node, addr, via string) {
 		n.mu.Lock()
 		r := n.backoff[node]
 		if r == nil {
+			if len(n.backoff) >= maxBackoffPeers {
+				n.pruneBackoffLocked()
+			}
 			r = &retry{}
 			n.backoff[node] = r
 		}
@@ -576,6 +585,20 @@ func (n *Node) ConnectLater(node, addr, via string) {
 		n.mu.Unlock()
 		n.reportConnectError(node, via, err)
 	}()
+}
+
+// pruneBackoffLocked drops the back-off of peers whose wait is over, and
+// all of them when none is.
+func (n *Node) pruneBackoffLocked() {
+	now := time.Now()
+	for name, r := range n.backoff {
+		if now.After(r.next) {
+			delete(n.backoff, name)
+		}
+	}
+	if len(n.backoff) >= maxBackoffPeers {
+		clear(n.backoff)
+	}
 }
 
 // reportConnectError logs a failed attempt to node, once per node and
@@ -604,7 +627,12 @@ func (n *Node) reportRejected(remote string, err error) {
 	}
 	who := peerName
 	if who == "" {
+		// Each connection comes from a new port: key by the address, so
+		// a stream of garbage connections from one host logs once.
 		who = remote
+		if host, _, splitErr := net.SplitHostPort(remote); splitErr == nil {
+			who = host
+		}
 	}
 	if !n.firstReport(who, errorKind(err)) {
 		return
@@ -625,6 +653,12 @@ func (n *Node) firstReport(who, kind string) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	kinds := n.reported[who]
+	if kinds == nil && len(n.reported) >= maxReported {
+		// Forged names and addresses could grow the map without
+		// bound: past the limit it starts again, so old failures may be
+		// logged once more.
+		clear(n.reported)
+	}
 	if kinds == nil {
 		kinds = make(map[string]bool)
 		n.reported[who] = kinds
