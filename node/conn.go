@@ -538,6 +538,11 @@ func (h *peerHandler) HandleDown(err error) {
 	}
 }
 
+// NOTE: dials and back-off are keyed by node name only, so a forged
+// heartbeat that names a real peer with an address that never answers
+// holds up the real connection until that dial times out and its
+// back-off passes; a --gossip-secret does not stop a replayed heartbeat.
+//
 // ConnectLater starts a connection attempt to node at addr in the
 // background and returns at once; via names the strategy. Attempts to a
 // node that failed recently wait for its back-off, which doubles with each

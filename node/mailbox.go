@@ -8,6 +8,9 @@ import (
 // Mailbox is a registered name's queue of messages, in arrival order. It
 // holds at most its limit; a message that arrives at a full mailbox is
 // dropped and counted. A Mailbox is safe for concurrent use.
+//
+// NOTE: the limit counts messages, not bytes: a peer with the cookie can
+// fill a mailbox of 100,000 messages of up to the maximum frame size each.
 type Mailbox struct {
 	name  string
 	limit int
