@@ -46,6 +46,7 @@ type options struct {
 	gossipInterval time.Duration
 	logLevel       string
 	noColor        bool
+	disc           discoveryOptions
 }
 
 func main() {
@@ -63,13 +64,14 @@ func newFlagSet(opts *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&opts.cookie, "cookie", "", "the `COOKIE` peers must share; else $GONODE_COOKIE, else ~/.gonode.cookie")
 	fs.IntVar(&opts.port, "port", 0, "TCP `PORT` to listen on for other nodes (0: any free port)")
 	fs.BoolVar(&opts.noShell, "no-shell", false, "run the node without a shell until SIGINT or SIGTERM, logging to standard error")
-	fs.StringVar(&opts.discovery, "discovery", "gossip", "how to find peers: `gossip` (UDP multicast) or none")
+	fs.StringVar(&opts.discovery, "discovery", "gossip", "how to find peers: comma-separated `LIST` of gossip (UDP multicast), hosts, hosts-file and dns, or none (default: the strategies whose flags are given, else gossip)")
 	fs.StringVar(&opts.gossipGroup, "gossip-group", discovery.DefaultGossipGroup.String(), "multicast `ADDRESS` for gossip heartbeats")
 	fs.IntVar(&opts.gossipPort, "gossip-port", discovery.DefaultGossipPort, "UDP `PORT` for gossip heartbeats")
 	fs.StringVar(&opts.gossipIf, "gossip-if", "", "network interface `NAME|ADDRESS` for gossip (default: chosen by the routing table)")
 	fs.IntVar(&opts.gossipTTL, "gossip-ttl", discovery.DefaultGossipTTL, "multicast `TTL` (hops) of gossip heartbeats")
 	fs.StringVar(&opts.gossipSecret, "gossip-secret", "", "seal heartbeats with AES-256-GCM keyed from `SECRET`; only nodes with the same secret see each other")
 	fs.DurationVar(&opts.gossipInterval, "gossip-interval", discovery.DefaultGossipInterval, "mean `DURATION` between gossip heartbeats")
+	addDiscoveryFlags(fs, &opts.disc)
 	fs.StringVar(&opts.logLevel, "log-level", "info", "least `LEVEL` of log lines shown: debug, info, warning or error")
 	fs.BoolVar(&opts.noColor, "no-color", false, "print without color (also when NO_COLOR is set)")
 	fs.Usage = func() {
@@ -109,6 +111,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gonode: --log-level: %v\n", err)
 		return 2
 	}
+	if err := checkDiscoveryFlags(fs, &opts); err != nil {
+		fmt.Fprintf(stderr, "gonode: %v\n", err)
+		return 2
+	}
 	gossip, err := gossipConfig(opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "gonode: %v\n", err)
@@ -130,6 +136,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Color:     useColor,
 		Timestamp: opts.noShell,
 	}))
+	strategies, err := otherStrategies(opts, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "gonode: %v\n", err)
+		return 2
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
@@ -176,7 +187,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(banner, "gonode: discovery: %s\n", describeGossip(*gossip))
 		n.RunStrategy(g)
-	} else {
+	}
+	for _, s := range strategies {
+		fmt.Fprintf(banner, "gonode: discovery: %s\n", s.description)
+		n.RunStrategy(s)
+	}
+	if gossip == nil && len(strategies) == 0 {
 		fmt.Fprintln(banner, "gonode: discovery: none (connect with Node.connect or Node.ping)")
 	}
 
@@ -219,12 +235,8 @@ func nodeName(opts options) (string, error) {
 // gossipConfig checks the discovery flags and returns the gossip
 // configuration, or nil when gossip is off.
 func gossipConfig(opts options) (*discovery.GossipConfig, error) {
-	switch opts.discovery {
-	case "none":
+	if !usesStrategy(opts.discovery, "gossip") {
 		return nil, nil
-	case "gossip":
-	default:
-		return nil, fmt.Errorf("invalid --discovery %q: want gossip or none", opts.discovery)
 	}
 	group := net.ParseIP(opts.gossipGroup)
 	if group == nil || !group.IsMulticast() || group.To4() == nil {
