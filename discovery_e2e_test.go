@@ -74,10 +74,11 @@ func (hl *hostLab) startNode(i int, name string, args ...string) *proc {
 	return p
 }
 
-// meshNode is one node of a mesh test: its process and full name.
+// meshNode is one node of a mesh test: its process, full name and host.
 type meshNode struct {
 	p    *proc
 	name string
+	host int
 }
 
 func atomOf(name string) string { return `:"` + name + `"` }
@@ -102,27 +103,23 @@ func waitMesh(t *testing.T, nodes []meshNode, timeout time.Duration) bool {
 	return true
 }
 
-// lacks returns a check that a Node.list output does not name node.
-func lacks(node string) func(string) bool {
-	return func(s string) bool { return !strings.Contains(s, atomOf(node)) }
-}
-
-// checkCutAndHeal cuts host 3 off, checks that nodes[2] leaves the lists
-// of the others and they leave its list, heals the cut and checks that
+// checkCutAndHeal cuts host 3 off and checks that its nodes and the
+// others leave each other's lists. Then it heals the cut and checks that
 // the full mesh comes back.
 func checkCutAndHeal(t *testing.T, hl *hostLab, nodes []meshNode) {
 	t.Helper()
-	cut := nodes[2]
-	hl.lab.Host(3).Cut(t)
-	cutAt := time.Now()
-	for _, n := range nodes[:2] {
-		if got, ok := n.p.listUntil(lacks(cut.name), dropTimeout); !ok {
-			t.Errorf("Node.list on %s = %s %v after the cut, want it without %s", n.name, got, dropTimeout, cut.name)
+	var cut, rest []meshNode
+	for _, n := range nodes {
+		if n.host == 3 {
+			cut = append(cut, n)
+		} else {
+			rest = append(rest, n)
 		}
 	}
-	if got, ok := cut.p.listUntil(func(s string) bool { return s == "[]" }, dropTimeout); !ok {
-		t.Errorf("Node.list on the cut %s = %s %v after the cut, want []", cut.name, got, dropTimeout)
-	}
+	hl.lab.Host(3).Cut(t)
+	cutAt := time.Now()
+	checkApart(t, rest, cut)
+	checkApart(t, cut, rest)
 	t.Logf("host 3 dropped out %v after the cut", time.Since(cutAt).Round(100*time.Millisecond))
 	// Let the strategies fail a few times, so the heal has back-off to
 	// get past.
@@ -135,15 +132,35 @@ func checkCutAndHeal(t *testing.T, hl *hostLab, nodes []meshNode) {
 	}
 
 	// An unreachable peer costs a few log lines, not one per attempt.
-	for _, n := range nodes[:2] {
-		count := 0
-		for _, line := range strings.Split(n.p.stderr.String(), "\n") {
-			if strings.Contains(line, cut.name) {
-				count++
+	for _, n := range rest {
+		for _, c := range cut {
+			count := 0
+			for _, line := range strings.Split(n.p.stderr.String(), "\n") {
+				if strings.Contains(line, c.name) {
+					count++
+				}
+			}
+			if count > 10 {
+				t.Errorf("%s logged %d lines about %s, want at most 10:\n%s", n.name, count, c.name, n.p.stderr.String())
 			}
 		}
-		if count > 10 {
-			t.Errorf("%s logged %d lines about %s, want at most 10:\n%s", n.name, count, cut.name, n.p.stderr.String())
+	}
+}
+
+// checkApart waits until no node of side lists a node of other.
+func checkApart(t *testing.T, side, other []meshNode) {
+	t.Helper()
+	apart := func(s string) bool {
+		for _, o := range other {
+			if strings.Contains(s, atomOf(o.name)) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, n := range side {
+		if got, ok := n.p.listUntil(apart, dropTimeout); !ok {
+			t.Errorf("Node.list on %s = %s %v after the cut, want none of the nodes on the other side", n.name, got, dropTimeout)
 		}
 	}
 }
@@ -229,7 +246,7 @@ func TestDiscoveryMeshAcrossHosts(t *testing.T) {
 			var nodes []meshNode
 			for i := 1; i <= 3; i++ {
 				name := tc.names(hl, i)
-				nodes = append(nodes, meshNode{p: hl.startNode(i, name, args...), name: name})
+				nodes = append(nodes, meshNode{p: hl.startNode(i, name, args...), name: name, host: i})
 			}
 			if !waitMesh(t, nodes, meshTimeout) {
 				t.FailNow()
@@ -269,7 +286,7 @@ func TestDNSPartialAndFailingAnswers(t *testing.T) {
 	var nodes []meshNode
 	for i := 1; i <= 3; i++ {
 		name := ipName(hl, i)
-		nodes = append(nodes, meshNode{p: hl.startNode(i, name, args...), name: name})
+		nodes = append(nodes, meshNode{p: hl.startNode(i, name, args...), name: name, host: i})
 	}
 	if !waitMesh(t, nodes, meshTimeout) {
 		t.FailNow()
@@ -315,6 +332,8 @@ func TestDiscoveryFlagErrors(t *testing.T) {
 		{[]string{"--dns-query", "x.test"}, "needs --dns-basename"},
 		{[]string{"--dns-basename", "app"}, "needs --dns-query NAME or --dns-srv NAME"},
 		{[]string{"--dns-query", "x.test", "--dns-basename", "a@b"}, "invalid basename"},
+		{[]string{"--join", "seed:notaport"}, `invalid seed "seed:notaport"`},
+		{[]string{"--discovery", "swim", "--swim-port", "70000"}, "invalid port 70000"},
 	} {
 		p := l.start(append([]string{"--sname", "a", "--cookie", "genki"}, tc.args...)...)
 		if code := p.waitExit(10 * time.Second); code != 2 {
@@ -351,4 +370,30 @@ func TestDiscoverySideBySide(t *testing.T) {
 	if got := n2.eval("Node.list"); got != "["+atomOf(ipName(hl, 1))+"]" {
 		t.Errorf("Node.list on node 2 = %s, want only node 1", got)
 	}
+}
+
+func TestSWIMTenNodesAcrossHosts(t *testing.T) {
+	t.Parallel()
+	hl := newHostLab(t, 3)
+	// Node i runs on host (i-1)%3+1 with memberlist on port 7946+i, and
+	// nodes 1, 2 and 3 (one per host) are the seeds of all.
+	swimPort := func(i int) int { return 7946 + i }
+	hostOf := func(i int) int { return (i-1)%3 + 1 }
+	var seeds []string
+	for i := 1; i <= 3; i++ {
+		seeds = append(seeds, fmt.Sprintf("%s:%d", hl.addr(hostOf(i)), swimPort(i)))
+	}
+	var nodes []meshNode
+	for i := 1; i <= 10; i++ {
+		h := hostOf(i)
+		name := fmt.Sprintf("n%d@%s", i, hl.addr(h))
+		p := hl.startNode(h, name, "--discovery", "swim", "--swim-port", fmt.Sprint(swimPort(i)),
+			"--join", strings.Join(seeds, ","), "--gossip-secret", "s3cret")
+		nodes = append(nodes, meshNode{p: p, name: name, host: h})
+	}
+	if !waitMesh(t, nodes, 2*meshTimeout) {
+		t.FailNow()
+	}
+	checkStrategyLog(t, nodes, "swim")
+	checkCutAndHeal(t, hl, nodes)
 }

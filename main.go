@@ -64,7 +64,7 @@ func newFlagSet(opts *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&opts.cookie, "cookie", "", "the `COOKIE` peers must share; else $GONODE_COOKIE, else ~/.gonode.cookie")
 	fs.IntVar(&opts.port, "port", 0, "TCP `PORT` to listen on for other nodes (0: any free port)")
 	fs.BoolVar(&opts.noShell, "no-shell", false, "run the node without a shell until SIGINT or SIGTERM, logging to standard error")
-	fs.StringVar(&opts.discovery, "discovery", "gossip", "how to find peers: comma-separated `LIST` of gossip (UDP multicast), hosts, hosts-file and dns, or none (default: the strategies whose flags are given, else gossip)")
+	fs.StringVar(&opts.discovery, "discovery", "gossip", "how to find peers: comma-separated `LIST` of gossip (UDP multicast), hosts, hosts-file, dns and swim, or none (default: the strategies whose flags are given, else gossip)")
 	fs.StringVar(&opts.gossipGroup, "gossip-group", discovery.DefaultGossipGroup.String(), "multicast `ADDRESS` for gossip heartbeats")
 	fs.IntVar(&opts.gossipPort, "gossip-port", discovery.DefaultGossipPort, "UDP `PORT` for gossip heartbeats")
 	fs.StringVar(&opts.gossipIf, "gossip-if", "", "network interface `NAME|ADDRESS` for gossip (default: chosen by the routing table)")
@@ -189,8 +189,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		n.RunStrategy(g)
 	}
 	for _, s := range strategies {
+		if err := s.start(n); err != nil {
+			fmt.Fprintf(stderr, "gonode: %v\n", err)
+			return 1
+		}
 		fmt.Fprintf(banner, "gonode: discovery: %s\n", s.description)
-		n.RunStrategy(s)
 	}
 	if gossip == nil && len(strategies) == 0 {
 		fmt.Fprintln(banner, "gonode: discovery: none (connect with Node.connect or Node.ping)")

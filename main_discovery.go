@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/gonode/gonode/discovery"
+	"github.com/gonode/gonode/node"
 )
 
 // strategyNames are the values that --discovery takes, in the order the
 // strategies start.
-var strategyNames = []string{"gossip", "hosts", "hosts-file", "dns"}
+var strategyNames = []string{"gossip", "hosts", "hosts-file", "dns", "swim"}
 
 // discoveryOptions are the flags of the strategies other than gossip.
 type discoveryOptions struct {
@@ -25,6 +26,8 @@ type discoveryOptions struct {
 	dnsBasename string
 	dnsServer   string
 	dnsInterval time.Duration
+	join        string
+	swimPort    int
 }
 
 func addDiscoveryFlags(fs *flag.FlagSet, d *discoveryOptions) {
@@ -35,6 +38,8 @@ func addDiscoveryFlags(fs *flag.FlagSet, d *discoveryOptions) {
 	fs.StringVar(&d.dnsBasename, "dns-basename", "", "dns strategy: node `NAME` before @ of every node found by DNS")
 	fs.StringVar(&d.dnsServer, "dns-server", "", "dns strategy: DNS server `HOST[:PORT]` to ask (default: the system's resolver)")
 	fs.DurationVar(&d.dnsInterval, "dns-interval", discovery.DefaultDNSInterval, "dns strategy: `DURATION` between two lookups")
+	fs.StringVar(&d.join, "join", "", "swim strategy: comma-separated seeds `HOST:PORT` to join, and to join again while one is not a member")
+	fs.IntVar(&d.swimPort, "swim-port", discovery.DefaultSWIMPort, "swim strategy: UDP and TCP `PORT` of the membership protocol")
 }
 
 // checkDiscoveryFlags checks --discovery against the strategy flags and
@@ -47,6 +52,7 @@ func checkDiscoveryFlags(fs *flag.FlagSet, opts *options) error {
 		"hosts":      d.hosts != "",
 		"hosts-file": d.hostsFile != "",
 		"dns":        d.dnsQuery != "" || d.dnsSRV != "" || d.dnsBasename != "" || d.dnsServer != "",
+		"swim":       d.join != "",
 	}
 	explicit := false
 	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "discovery" })
@@ -91,6 +97,13 @@ func checkDiscoveryFlags(fs *flag.FlagSet, opts *options) error {
 			return fmt.Errorf("invalid --dns-interval %s: want at least 10ms", d.dnsInterval)
 		}
 	}
+	if slices.Contains(list, "swim") {
+		// The transport port is not known yet, so 1 is a placeholder.
+		_, err := discovery.NewSWIM(discovery.SWIMConfig{TransportPort: 1, Port: d.swimPort, Join: discovery.ParseNodeList(d.join)})
+		if err != nil {
+			return fmt.Errorf("--discovery swim: %w", err)
+		}
+	}
 	opts.discovery = strings.Join(list, ",")
 	if opts.discovery == "" {
 		opts.discovery = "none"
@@ -126,10 +139,25 @@ func usesStrategy(list, name string) bool {
 	return slices.Contains(strings.Split(list, ","), name)
 }
 
-// namedStrategy is a strategy with its start-up description.
+// namedStrategy is a strategy with its start-up description. When
+// Strategy is nil, build makes it once the node runs.
 type namedStrategy struct {
 	discovery.Strategy
+	build       func(n *node.Node) (discovery.Strategy, error)
 	description string
+}
+
+// start runs the strategy on n.
+func (s namedStrategy) start(n *node.Node) error {
+	strategy := s.Strategy
+	if strategy == nil {
+		var err error
+		if strategy, err = s.build(n); err != nil {
+			return err
+		}
+	}
+	n.RunStrategy(strategy)
+	return nil
 }
 
 // otherStrategies makes the strategies other than gossip that the checked
@@ -142,7 +170,7 @@ func otherStrategies(opts options, logger *slog.Logger) ([]namedStrategy, error)
 		if err != nil {
 			return nil, fmt.Errorf("--hosts: %w", err)
 		}
-		out = append(out, namedStrategy{h, "hosts, keeping " + strings.Join(h.Nodes(), ", ") + " connected"})
+		out = append(out, namedStrategy{Strategy: h, description: "hosts, keeping " + strings.Join(h.Nodes(), ", ") + " connected"})
 	}
 	if usesStrategy(opts.discovery, "hosts-file") {
 		h, err := discovery.NewHostsFile(discovery.HostsFileConfig{Path: d.hostsFile, Logger: logger})
@@ -150,7 +178,7 @@ func otherStrategies(opts options, logger *slog.Logger) ([]namedStrategy, error)
 			return nil, fmt.Errorf("--hosts-file: %w", err)
 		}
 		desc := fmt.Sprintf("hosts-file, asking the port mapper of each host in %s every %s", d.hostsFile, discovery.DefaultHostsFileInterval)
-		out = append(out, namedStrategy{h, desc})
+		out = append(out, namedStrategy{Strategy: h, description: desc})
 	}
 	if usesStrategy(opts.discovery, "dns") {
 		s, err := discovery.NewDNS(discovery.DNSConfig{
@@ -164,7 +192,26 @@ func otherStrategies(opts options, logger *slog.Logger) ([]namedStrategy, error)
 		if err != nil {
 			return nil, fmt.Errorf("--discovery dns: %w", err)
 		}
-		out = append(out, namedStrategy{s, describeDNS(d)})
+		out = append(out, namedStrategy{Strategy: s, description: describeDNS(d)})
+	}
+	if usesStrategy(opts.discovery, "swim") {
+		cfg := discovery.SWIMConfig{Port: d.swimPort, Join: discovery.ParseNodeList(d.join), Logger: logger}
+		if opts.gossipSecret != "" {
+			cfg.Secret = []byte(opts.gossipSecret)
+		}
+		build := func(n *node.Node) (discovery.Strategy, error) {
+			cfg.NodeName = n.Name()
+			cfg.TransportPort = n.Port()
+			return discovery.NewSWIM(cfg)
+		}
+		desc := fmt.Sprintf("swim, memberlist on port %d joining %s", d.swimPort, d.join)
+		if d.join == "" {
+			desc = fmt.Sprintf("swim, memberlist on port %d waiting for others to join", d.swimPort)
+		}
+		if len(cfg.Secret) > 0 {
+			desc += ", encrypted with --gossip-secret"
+		}
+		out = append(out, namedStrategy{build: build, description: desc})
 	}
 	return out, nil
 }
