@@ -183,6 +183,9 @@ func checkStrategyLog(t *testing.T, nodes []meshNode, strategy string) {
 func TestDiscoveryMeshAcrossHosts(t *testing.T) {
 	for _, tc := range []struct {
 		strategy string
+		// component is the strategy's log component; empty means
+		// strategy.
+		component string
 		// names returns the node name on host i (from 1).
 		names func(hl *hostLab, i int) string
 		// args returns the discovery flags of every node.
@@ -217,15 +220,26 @@ func TestDiscoveryMeshAcrossHosts(t *testing.T) {
 		{
 			strategy: "dns",
 			names:    ipName,
-			args: func(t *testing.T, hl *hostLab) []string {
-				srv := hl.serveDNS(t)
-				srv.SetHost("nodes.lab", hl.lab.Host(1).Addr, hl.lab.Host(2).Addr, hl.lab.Host(3).Addr)
-				return []string{"--dns-query", "nodes.lab.", "--dns-basename", "n", "--dns-server", srv.Addr(), "--dns-interval", "300ms"}
+			args:     dnsQueryArgs(func(h *nodetest.Host) netip.Addr { return h.Addr }),
+		},
+		{
+			strategy:  "dns-aaaa",
+			component: "dns",
+			names:     ipv6Name,
+			args:      dnsQueryArgs(func(h *nodetest.Host) netip.Addr { return h.Addr6 }),
+		},
+		{
+			strategy:  "hosts-ipv6",
+			component: "hosts",
+			names:     ipv6Name,
+			args: func(_ *testing.T, hl *hostLab) []string {
+				return []string{"--hosts", strings.Join([]string{ipv6Name(hl, 1), ipv6Name(hl, 2), ipv6Name(hl, 3)}, ",")}
 			},
 		},
 		{
-			strategy: "dns-srv",
-			names:    func(_ *hostLab, i int) string { return fmt.Sprintf("n@h%d.nodes.lab", i) },
+			strategy:  "dns-srv",
+			component: "dns",
+			names:     func(_ *hostLab, i int) string { return fmt.Sprintf("n@h%d.nodes.lab", i) },
 			args: func(t *testing.T, hl *hostLab) []string {
 				srv := hl.serveDNS(t)
 				var targets []string
@@ -251,15 +265,35 @@ func TestDiscoveryMeshAcrossHosts(t *testing.T) {
 			if !waitMesh(t, nodes, meshTimeout) {
 				t.FailNow()
 			}
-			component := strings.TrimSuffix(tc.strategy, "-srv")
+			component := tc.component
+			if component == "" {
+				component = tc.strategy
+			}
 			checkStrategyLog(t, nodes, component)
 			checkCutAndHeal(t, hl, nodes)
 		})
 	}
 }
 
-// ipName names the node on host i after the host's address.
+// dnsQueryArgs serves the address that addrOf picks for each host as a
+// record of nodes.lab, and returns the flags that poll it.
+func dnsQueryArgs(addrOf func(*nodetest.Host) netip.Addr) func(*testing.T, *hostLab) []string {
+	return func(t *testing.T, hl *hostLab) []string {
+		srv := hl.serveDNS(t)
+		var addrs []netip.Addr
+		for _, h := range hl.lab.Hosts {
+			addrs = append(addrs, addrOf(h))
+		}
+		srv.SetHost("nodes.lab", addrs...)
+		return []string{"--dns-query", "nodes.lab.", "--dns-basename", "n", "--dns-server", srv.Addr(), "--dns-interval", "300ms"}
+	}
+}
+
+// ipName names the node on host i after the host's IPv4 address.
 func ipName(hl *hostLab, i int) string { return "n@" + hl.addr(i) }
+
+// ipv6Name names the node on host i after the host's IPv6 address.
+func ipv6Name(hl *hostLab, i int) string { return "n@" + hl.lab.Host(i).Addr6.String() }
 
 // serveDNS serves DNS on host 1 of the lab until the test ends.
 func (hl *hostLab) serveDNS(t *testing.T) *nodetest.DNSServer {

@@ -12,9 +12,12 @@ import (
 	"time"
 )
 
-// LabPrefix is the private subnet of a Lab. Host i (1-based) has address
-// 10.99.0.i on it.
-var LabPrefix = netip.MustParsePrefix("10.99.0.0/24")
+// LabPrefix and LabPrefix6 are the private subnets of a Lab. Host i
+// (1-based) has addresses 10.99.0.i and fd99::i on them.
+var (
+	LabPrefix  = netip.MustParsePrefix("10.99.0.0/24")
+	LabPrefix6 = netip.MustParsePrefix("fd99::/64")
+)
 
 // labCommandTimeout bounds each ip(8) command that builds or changes a lab.
 const labCommandTimeout = 10 * time.Second
@@ -28,7 +31,7 @@ const labCommandTimeout = 10 * time.Second
 // Tests that want one host cut off from the others call Host.Cut and
 // Host.Heal.
 type Lab struct {
-	// Hosts are the lab's hosts; Hosts[0] is host 1 at 10.99.0.1.
+	// Hosts are the lab's hosts, and Hosts[0] is host 1 at 10.99.0.1.
 	Hosts []*Host
 	// Switch is the namespace of the bridge.
 	Switch *Netns
@@ -40,8 +43,9 @@ type Host struct {
 	*Netns
 	// Index is the host's number, from 1.
 	Index int
-	// Addr is the host's address on the lab's bridge.
-	Addr netip.Addr
+	// Addr and Addr6 are the host's IPv4 and IPv6 addresses on the
+	// lab's bridge.
+	Addr, Addr6 netip.Addr
 
 	lab *Lab
 }
@@ -60,16 +64,21 @@ func NewLab(t testing.TB, count int) *Lab {
 	for i := 1; i <= count; i++ {
 		addr4 := base
 		addr4[3] = byte(i)
-		h := &Host{Netns: NewNetns(t), Index: i, Addr: netip.AddrFrom4(addr4), lab: lab}
+		addr6 := LabPrefix6.Addr().As16()
+		addr6[15] = byte(i)
+		h := &Host{Netns: NewNetns(t), Index: i, Addr: netip.AddrFrom4(addr4), Addr6: netip.AddrFrom16(addr6), lab: lab}
 		port := h.port()
 		// Both ends are made in their namespaces at once, so the
 		// names only need to be unique there.
 		mustRunHere(t, "ip", "link", "add", "eth0", "netns", strconv.Itoa(h.holder.Process.Pid),
 			"type", "veth", "peer", "name", port, "netns", strconv.Itoa(lab.Switch.holder.Process.Pid))
 		lab.Switch.mustRun(t, fmt.Sprintf("ip link set %s master br0 && ip link set %s up", port, port))
+		// nodad makes the IPv6 address usable at once, without waiting
+		// for duplicate address detection.
 		h.mustRun(t, fmt.Sprintf(`ip addr add %s/%d dev eth0 &&
+ip -6 addr add %s/%d dev eth0 nodad &&
 ip link set eth0 up &&
-ip route replace 224.0.0.0/4 dev eth0`, h.Addr, LabPrefix.Bits()))
+ip route replace 224.0.0.0/4 dev eth0`, h.Addr, LabPrefix.Bits(), h.Addr6, LabPrefix6.Bits()))
 		lab.Hosts = append(lab.Hosts, h)
 	}
 	return lab

@@ -41,6 +41,17 @@ func TestLabHostsReachEachOther(t *testing.T) {
 		}
 	}()
 	addr := l.Addr().String()
+	l6, err := lab.Host(1).ListenTCP("[" + lab.Host(1).Addr6.String() + "]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l6.Close()
+	c6, err := dialFrom(lab.Host(2).Netns, "tcp", l6.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Errorf("dial %s from host 2: %v", l6.Addr(), err)
+	} else {
+		c6.Close()
+	}
 	for _, i := range []int{2, 3} {
 		c, err := dialFrom(lab.Host(i).Netns, "tcp", addr, 5*time.Second)
 		if err != nil {
