@@ -148,6 +148,10 @@ type namedStrategy struct {
 }
 
 // start runs the strategy on n.
+//
+// NOTE: a strategy whose Run fails later, such as SWIM when memberlist's
+// port is in use, is only logged by the node ("discovery stopped"), and
+// gonode keeps running without it.
 func (s namedStrategy) start(n *node.Node) error {
 	strategy := s.Strategy
 	if strategy == nil {
