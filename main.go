@@ -49,6 +49,7 @@ type options struct {
 	script         shell.ScriptOptions // --eval, --no-halt, --script, --format
 	netTicktime    int
 	distEncrypt    bool
+	disc           discoveryOptions
 }
 
 // defaultNetTicktime is --net-ticktime's default in seconds. A silent peer
@@ -71,7 +72,7 @@ func newFlagSet(opts *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&opts.cookie, "cookie", "", "the `COOKIE` peers must share; else $GONODE_COOKIE, else ~/.gonode.cookie")
 	fs.IntVar(&opts.port, "port", 0, "TCP `PORT` to listen on for other nodes (0: any free port)")
 	fs.BoolVar(&opts.noShell, "no-shell", false, "run the node without a shell until SIGINT or SIGTERM, logging to standard error")
-	fs.StringVar(&opts.discovery, "discovery", "gossip", "how to find peers: gossip (UDP multicast) or none")
+	fs.StringVar(&opts.discovery, "discovery", "gossip", "how to find peers: comma-separated `LIST` of gossip (UDP multicast), hosts, hosts-file, dns and swim, or none (default: the strategies whose flags are given, else gossip)")
 	fs.StringVar(&opts.gossipGroup, "gossip-group", discovery.DefaultGossipGroup.String(), "multicast `ADDRESS` for gossip heartbeats")
 	fs.IntVar(&opts.gossipPort, "gossip-port", discovery.DefaultGossipPort, "UDP `PORT` for gossip heartbeats")
 	fs.StringVar(&opts.gossipIf, "gossip-if", "", "network interface `NAME|ADDRESS` for gossip (default: chosen by the routing table)")
@@ -80,6 +81,7 @@ func newFlagSet(opts *options, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&opts.gossipInterval, "gossip-interval", discovery.DefaultGossipInterval, "mean `DURATION` between gossip heartbeats")
 	fs.IntVar(&opts.netTicktime, "net-ticktime", defaultNetTicktime, "`SECONDS` of silence after which a peer is down, as in Erlang; a tick is sent every SECONDS/4")
 	fs.BoolVar(&opts.distEncrypt, "dist-encrypt", true, "seal every frame between nodes with AES-256-GCM; every node of a cluster must agree")
+	addDiscoveryFlags(fs, &opts.disc)
 	fs.StringVar(&opts.logLevel, "log-level", "info", "least `LEVEL` of log lines shown: debug, info, warning or error")
 	fs.BoolVar(&opts.noColor, "no-color", false, "print without color (also when NO_COLOR is set)")
 	opts.script.AddFlags(fs)
@@ -133,6 +135,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gonode: invalid --net-ticktime %d: want 1 to 3600 seconds\n", opts.netTicktime)
 		return 2
 	}
+	if err := checkDiscoveryFlags(fs, &opts); err != nil {
+		fmt.Fprintf(stderr, "gonode: %v\n", err)
+		return 2
+	}
 	gossip, err := gossipConfig(opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "gonode: %v\n", err)
@@ -166,6 +172,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Color:     useColor,
 		Timestamp: opts.noShell,
 	}))
+	strategies, err := otherStrategies(opts, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "gonode: %v\n", err)
+		return 2
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
@@ -216,7 +227,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(banner, "gonode: discovery: %s\n", describeGossip(*gossip))
 		n.RunStrategy(g)
-	} else {
+	}
+	for _, s := range strategies {
+		if err := s.start(n); err != nil {
+			fmt.Fprintf(stderr, "gonode: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(banner, "gonode: discovery: %s\n", s.description)
+	}
+	if gossip == nil && len(strategies) == 0 {
 		fmt.Fprintln(banner, "gonode: discovery: none (connect with Node.connect or Node.ping)")
 	}
 
@@ -260,12 +279,8 @@ func nodeName(opts options) (string, error) {
 // gossipConfig checks the discovery flags and returns the gossip
 // configuration, or nil when gossip is off.
 func gossipConfig(opts options) (*discovery.GossipConfig, error) {
-	switch opts.discovery {
-	case "none":
+	if !usesStrategy(opts.discovery, "gossip") {
 		return nil, nil
-	case "gossip":
-	default:
-		return nil, fmt.Errorf("invalid --discovery %q: want gossip or none", opts.discovery)
 	}
 	group := net.ParseIP(opts.gossipGroup)
 	if group == nil || !group.IsMulticast() || group.To4() == nil {
