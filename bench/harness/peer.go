@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gonode/gonode/node"
@@ -48,14 +51,48 @@ func runPeer(args []string) int {
 		fmt.Fprintln(os.Stderr, "usage: harness peer --name NAME@HOST --cookie C COMMAND ARG...")
 		return 2
 	}
+	if prefix := os.Getenv("GONODE_BENCH_CPUPROFILE"); prefix != "" {
+		stop, err := startCPUProfile(prefix + "." + fs.Arg(0) + ".pprof")
+		if err != nil {
+			out("error %v", err)
+			return 1
+		}
+		defer stop()
+	}
+	// SIGTERM from the unit ends the driver through ctx, so that deferred
+	// work such as the CPU profile is done.
+	// SIGTERM stays caught until the process exits.
 	ctx, cancel := context.WithTimeout(context.Background(), 3*driverWait)
 	defer cancel()
+	terms := make(chan os.Signal, 1)
+	signal.Notify(terms, syscall.SIGTERM)
+	go func() {
+		<-terms
+		cancel()
+	}()
 	d := &driver{name: *name, cookie: node.NewCookie(*cookie)}
 	if err := d.run(ctx, fs.Args()); err != nil {
 		out("error %v", err)
 		return 1
 	}
 	return 0
+}
+
+// startCPUProfile writes a CPU profile of the driver to path until the
+// returned function is called, for "go tool pprof".
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("create CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start CPU profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 type driver struct {
@@ -177,9 +214,9 @@ func echoDriver(ctx context.Context, nd *node.Node, target, countArg string) err
 		return err
 	}
 	mb := nd.Register(benchName)
+	wait, cancel := context.WithTimeout(ctx, driverWait)
+	defer cancel()
 	roundTrip := func(i int) error {
-		wait, cancel := context.WithTimeout(ctx, driverWait)
-		defer cancel()
 		if err := nd.Send(wait, echoName, target, echoMessage(nd.Name(), i)); err != nil {
 			return err
 		}
@@ -236,10 +273,12 @@ func sinkDriver(ctx context.Context, nd *node.Node, countArg, notify string) err
 	}
 	mb := nd.Register(sinkName)
 	out("ready")
+	// One deadline for the whole stream: a context per message would
+	// cost as much as the rest of the loop.
+	wait, cancel := context.WithTimeout(ctx, driverWait)
+	defer cancel()
 	for i := 0; i < count; {
-		wait, cancel := context.WithTimeout(ctx, driverWait)
 		msg, err := mb.Receive(wait)
-		cancel()
 		if err != nil {
 			return fmt.Errorf("sink stalled after %d of %d messages (%d dropped): %w", i, count, mb.Dropped(), err)
 		}
