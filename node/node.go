@@ -324,9 +324,15 @@ func (n *Node) Send(ctx context.Context, name, node string, msg any) error {
 	if err != nil {
 		return fmt.Errorf("encode message: %w", err)
 	}
-	p, err := n.connect(ctx, node, "", "")
-	if err != nil {
-		return err
+	// A connected peer is the common case: look it up before connect,
+	// which checks the name and makes a timeout context on every call.
+	n.mu.Lock()
+	p := n.peers[node]
+	n.mu.Unlock()
+	if p == nil {
+		if p, err = n.connect(ctx, node, "", ""); err != nil {
+			return err
+		}
 	}
 	return p.conn.Send(name, n.name, payload)
 }

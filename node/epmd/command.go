@@ -93,12 +93,7 @@ func printNames(addr string, port int, stdout, stderr io.Writer) int {
 	defer cancel()
 	entries, err := Names(ctx, addr)
 	if err != nil {
-		var opErr *net.OpError
-		if errors.As(err, &opErr) && opErr.Op == "dial" {
-			fmt.Fprintln(stderr, "epmd: Cannot connect to local epmd")
-		} else {
-			fmt.Fprintf(stderr, "%v\n", err)
-		}
+		printQueryError(stderr, err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "epmd: up and running on port %d with data:\n", port)
@@ -108,18 +103,24 @@ func printNames(addr string, port int, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// printQueryError prints a failed query as Erlang's epmd client does when
+// no epmd listens, and as the error itself otherwise.
+func printQueryError(stderr io.Writer, err error) {
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		fmt.Fprintln(stderr, "epmd: Cannot connect to local epmd")
+		return
+	}
+	fmt.Fprintf(stderr, "%v\n", err)
+}
+
 // killRunning sends KILL_REQ and prints the outcome as `epmd -kill` does.
 func killRunning(addr string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	killed, err := kill(ctx, addr)
 	if err != nil {
-		var opErr *net.OpError
-		if errors.As(err, &opErr) && opErr.Op == "dial" {
-			fmt.Fprintln(stderr, "epmd: Cannot connect to local epmd")
-		} else {
-			fmt.Fprintf(stderr, "%v\n", err)
-		}
+		printQueryError(stderr, err)
 		return 1
 	}
 	if !killed {

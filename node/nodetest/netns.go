@@ -105,6 +105,25 @@ func endOrphans() {
 
 // childrenOf returns the processes whose parent is ppid.
 func childrenOf(ppid int) []int {
+	parent := strconv.Itoa(ppid)
+	return processes(func(dir string) bool {
+		stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+		if err != nil {
+			return false
+		}
+		// The command name in brackets may hold spaces: fields start
+		// after its closing bracket, with the state and then the parent.
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 {
+			return false
+		}
+		fields := strings.Fields(string(stat[i+1:]))
+		return len(fields) >= 2 && fields[1] == parent
+	})
+}
+
+// processes returns the PIDs whose /proc directory match accepts.
+func processes(match func(dir string) bool) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
@@ -112,21 +131,7 @@ func childrenOf(ppid int) []int {
 	var pids []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// The command name in brackets may hold spaces: fields start
-		// after its closing bracket, with the state and then the parent.
-		i := strings.LastIndexByte(string(stat), ')')
-		if i < 0 {
-			continue
-		}
-		fields := strings.Fields(string(stat[i+1:]))
-		if len(fields) >= 2 && fields[1] == strconv.Itoa(ppid) {
+		if err == nil && match(filepath.Join("/proc", e.Name())) {
 			pids = append(pids, pid)
 		}
 	}
@@ -214,20 +219,8 @@ func (ns *Netns) close() {
 // pidsInNetns returns the processes whose network namespace link reads
 // link, as /proc/PID/ns/net shows it ("net:[4026532]").
 func pidsInNetns(link string) []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		got, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns", "net"))
-		if err == nil && got == link {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return processes(func(dir string) bool {
+		got, err := os.Readlink(filepath.Join(dir, "ns", "net"))
+		return err == nil && got == link
+	})
 }
