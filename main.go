@@ -147,8 +147,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	if gossip != nil {
 		// Check the interface and the rest of the gossip set-up before
-		// the node starts, so a typo fails before anything listens. The
-		// transport port is not known yet: 1 stands in for it.
+		// the node starts, so a typo fails before anything listens.
+		// Because the transport port is not known yet, 1 is a placeholder.
 		check := *gossip
 		check.NodeName, check.TransportPort = "check@localhost", 1
 		if _, err := discovery.NewGossip(check); err != nil {
@@ -263,7 +263,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	})
 }
 
-// nodeName returns the full node name that --sname or --name asks for.
+// nodeName returns the full node name that --sname or --name requests.
 func nodeName(opts options) (string, error) {
 	switch {
 	case opts.sname != "" && opts.name != "":
@@ -313,7 +313,7 @@ func isTerminal(f any) bool {
 	return ok && (isatty.IsTerminal(file.Fd()) || isatty.IsCygwinTerminal(file.Fd()))
 }
 
-// describeGossip says how gossip finds peers, for the start-up message.
+// describeGossip describes how gossip finds peers, for the start-up message.
 func describeGossip(cfg discovery.GossipConfig) string {
 	ifc := cfg.Interface
 	if ifc == "" {
@@ -326,8 +326,8 @@ func describeGossip(cfg discovery.GossipConfig) string {
 	return s + ")"
 }
 
-// listenDescription says where the node listens, in words for a listener
-// on every interface.
+// listenDescription describes where the node listens, in words for a
+// listener on every interface.
 func listenDescription(addr net.Addr) string {
 	tcp, ok := addr.(*net.TCPAddr)
 	if ok && tcp.IP.IsUnspecified() {

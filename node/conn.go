@@ -20,7 +20,7 @@ type peer struct {
 	conn     *transport.Conn
 	since    time.Time
 	outgoing bool   // this node dialed
-	via      string // what made the connection: a strategy name, "node" or "incoming"
+	via      string // origin of the connection: a strategy name, "node" or "incoming"
 	creation uint64 // the peer's run, proven in the handshake
 }
 
@@ -48,7 +48,7 @@ const (
 	maxBackoffPeers = 4096
 )
 
-// EventKind tells a nodeup from a nodedown.
+// EventKind distinguishes a nodeup from a nodedown.
 type EventKind int
 
 const (
@@ -172,7 +172,7 @@ func (n *Node) Disconnect(node string) bool {
 	return true
 }
 
-// Ping connects to node when needed and checks that it answers, within
+// Ping connects to node when needed and checks that it replies, within
 // the configured ping timeout. It returns the round-trip time.
 func (n *Node) Ping(ctx context.Context, node string) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.PingTimeout)
@@ -294,7 +294,7 @@ func (n *Node) runDial(ctx context.Context, d *dial, node, addr, via string) {
 	n.keep(c, true, via)
 }
 
-// resolve asks the port mapper on node's host for node's port.
+// resolve looks up node's port with the port mapper on node's host.
 func (n *Node) resolve(ctx context.Context, node string) (string, error) {
 	local, host := SplitName(node)
 	ip, err := n.hostIP(ctx, host)
@@ -539,7 +539,7 @@ func (h *peerHandler) HandleDown(err error) {
 }
 
 // NOTE: dials and back-off are keyed by node name only, so a forged
-// heartbeat that names a real peer with an address that never answers
+// heartbeat that names a real peer with an address that never replies
 // holds up the real connection until that dial times out and its
 // back-off passes; a --gossip-secret does not stop a replayed heartbeat.
 //

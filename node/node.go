@@ -58,7 +58,7 @@ type Config struct {
 	// peers must be reached by address.
 	NoEPMD bool
 	// StartEPMD starts a port mapper, as "gonode epmd -daemon" run from
-	// the executable Executable, when none answers. Empty means the
+	// the executable Executable, when none replies. Empty means the
 	// running executable.
 	StartEPMD  bool
 	Executable string
@@ -246,7 +246,7 @@ func (n *Node) EPMDAddr() string {
 	return n.epmdAddr
 }
 
-// Close says goodbye to every peer, closes the listener and the port
+// Close sends a goodbye to every peer, closes the listener and the port
 // mapper registration, and waits for the node's goroutines. It is safe to
 // call more than once.
 func (n *Node) Close() error {
