@@ -488,10 +488,6 @@ func (s *Server) serveKill(c net.Conn) {
 	}
 	s.mu.Lock()
 	allowed := len(s.nodes) == 0 && !s.closed
-	if allowed {
-		s.killed = true
-		s.stopLocked()
-	}
 	s.mu.Unlock()
 	if !allowed {
 		s.log.Info("rejected KILL_REQ: nodes are registered", "remote", remote)
@@ -499,5 +495,13 @@ func (s *Server) serveKill(c net.Conn) {
 		return
 	}
 	s.log.Info("stopping on KILL_REQ", "remote", remote)
+	// Reply before stopping: stopping closes every connection, this one
+	// included, and the client would read an empty reply.
 	c.Write([]byte("OK"))
+	s.mu.Lock()
+	if !s.closed {
+		s.killed = true
+		s.stopLocked()
+	}
+	s.mu.Unlock()
 }
