@@ -273,16 +273,18 @@ func TestConnTicksKeepIdleConnUp(t *testing.T) {
 	checkGoroutines(t)
 	cfg := func(name string) Config {
 		c := testConfig(name, "genki")
-		c.TickInterval = 20 * time.Millisecond
-		c.TickTimeout = 100 * time.Millisecond
+		// A timeout of five ticks leaves room for a loaded CI machine
+		// (the race detector on two cores) to stall a goroutine.
+		c.TickInterval = 100 * time.Millisecond
+		c.TickTimeout = 500 * time.Millisecond
 		return c
 	}
 	client, server := connPair(t, cfg("a@vm"), cfg("b@vm"))
 	atClient, atServer := newRecorder(1), newRecorder(1)
 	client.Start(atClient)
 	server.Start(atServer)
-	// Nothing is sent for several tick timeouts; only ticks keep it up.
-	time.Sleep(500 * time.Millisecond)
+	// Nothing is sent for three tick timeouts; only ticks keep it up.
+	time.Sleep(1500 * time.Millisecond)
 	select {
 	case err := <-atClient.down:
 		t.Fatalf("idle client went down: %v", err)
