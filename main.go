@@ -135,6 +135,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gonode: invalid --net-ticktime %d: want 1 to 3600 seconds\n", opts.netTicktime)
 		return 2
 	}
+	if opts.port < 0 || opts.port > 65535 {
+		fmt.Fprintf(stderr, "gonode: invalid --port %d: want 0 (any free port) to 65535\n", opts.port)
+		return 2
+	}
 	if err := checkDiscoveryFlags(fs, &opts); err != nil {
 		fmt.Fprintf(stderr, "gonode: %v\n", err)
 		return 2

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gonode/gonode/node/term"
 )
@@ -125,7 +127,39 @@ func (e *Error) Unwrap() error { return e.Err }
 // errorAt returns an error located at line and col of the input, whose
 // message starts with "iex:LINE:COL: " as iex's do.
 func errorAt(kind string, line, col int, msg string) *Error {
-	return &Error{Kind: kind, Message: fmt.Sprintf("iex:%d:%d: %s", line, col, msg), Line: line, Column: col}
+	return &Error{Kind: kind, Message: fmt.Sprintf("iex:%d:%d: %s", line, col, escapeControls(msg)), Line: line, Column: col}
+}
+
+// escapeControls writes control characters and invalid UTF-8 in msg as
+// \xHH or \u{H}, so that an error quoting a typed NUL or ESC cannot move
+// the cursor or change the terminal's colors.
+func escapeControls(msg string) string {
+	clean := true
+	for _, r := range msg {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return msg
+	}
+	var b strings.Builder
+	for i := 0; i < len(msg); {
+		r, size := utf8.DecodeRuneInString(msg[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, "\\x%02X", msg[i])
+		case unicode.IsControl(r) && r < 0x80:
+			fmt.Fprintf(&b, "\\x%02X", r)
+		case unicode.IsControl(r):
+			fmt.Fprintf(&b, "\\u{%X}", r)
+		default:
+			b.WriteString(msg[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 func argumentErrorf(format string, args ...any) *Error {

@@ -447,3 +447,30 @@ func TestTrailingComma(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorEscapesControls checks that an error quoting a control
+// character or a broken UTF-8 byte shows it escaped, never raw.
+func TestErrorEscapesControls(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"\x00", `unexpected token: "\x00"`},
+		{"\x1b[31m", `unexpected token: "\x1B"`},
+		{"\xff", "code point U+FFFD"},
+		{"\u0085", `unexpected token: "\u{85}"`},
+	} {
+		s := NewSession()
+		_, err := s.Eval(context.Background(), newFakeRuntime(), tc.in)
+		var e *Error
+		if !errors.As(err, &e) {
+			t.Errorf("Eval(%q) = %v, want a syntax error", tc.in, err)
+			continue
+		}
+		if !strings.Contains(e.Message, tc.want) {
+			t.Errorf("Eval(%q) error %q lacks %q", tc.in, e.Message, tc.want)
+		}
+		for _, r := range e.Message {
+			if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
+				t.Errorf("Eval(%q) error %q holds control character %U", tc.in, e.Message, r)
+			}
+		}
+	}
+}
