@@ -46,6 +46,7 @@ type options struct {
 	gossipInterval time.Duration
 	logLevel       string
 	noColor        bool
+	remsh          string
 	script         shell.ScriptOptions // --eval, --no-halt, --script, --format
 	netTicktime    int
 	distEncrypt    bool
@@ -84,12 +85,14 @@ func newFlagSet(opts *options, stderr io.Writer) *flag.FlagSet {
 	addDiscoveryFlags(fs, &opts.disc)
 	fs.StringVar(&opts.logLevel, "log-level", "info", "least `LEVEL` of log lines shown: debug, info, warning or error")
 	fs.BoolVar(&opts.noColor, "no-color", false, "print without color (also when NO_COLOR is set)")
+	fs.StringVar(&opts.remsh, "remsh", "", "run the shell's commands on the node `NODE` (name@host) in place of this one, as iex --remsh does; discovery defaults to none")
 	opts.script.AddFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage:
   gonode --sname NAME [flags]        start node NAME@short-host-name and a shell
   gonode --name NAME@HOST [flags]    start a node with a long name
   gonode --sname NAME --eval EXPR    start a node, print EXPR's value and exit
+  gonode --sname NAME --remsh NODE   open a shell whose commands run on NODE
   gonode epmd [--names] [--port N]   run or query the port mapper
 
 Flags (one or two dashes: -sname works like --sname):
@@ -119,6 +122,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if opts.noShell && opts.script.Scripted() {
 		fmt.Fprintln(stderr, "gonode: --no-shell cannot be combined with --eval, --script or --format json")
+		return 2
+	}
+	if opts.noShell && opts.remsh != "" {
+		fmt.Fprintln(stderr, "gonode: --no-shell cannot be combined with --remsh, which needs a shell")
 		return 2
 	}
 	name, err := nodeName(opts)
@@ -209,6 +216,21 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer n.Close()
+	remoteShells := shell.ServeRemote(n)
+	defer remoteShells.Close()
+
+	var remote *shell.RemoteShell
+	if opts.remsh != "" {
+		// Before the banner, so that an unreachable node gives one line.
+		openCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		remote, err = shell.OpenRemote(openCtx, n, opts.remsh)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(stderr, "gonode: %v\n", err)
+			return 1
+		}
+		defer remote.Close()
+	}
 
 	banner := stderr
 	if interactive {
@@ -219,6 +241,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(banner, ", registered with the port mapper at %s", addr)
 	}
 	fmt.Fprintln(banner)
+	if remote != nil {
+		fmt.Fprintf(banner, "gonode: remote shell on %s: commands run there\n", remote.NodeName())
+	}
 
 	if gossip != nil {
 		gossip.NodeName = n.Name()
@@ -264,6 +289,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		HistoryFile: history,
 		Logs:        logs,
 		Script:      opts.script,
+		Remote:      remote,
 	})
 }
 

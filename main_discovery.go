@@ -45,7 +45,7 @@ func addDiscoveryFlags(fs *flag.FlagSet, d *discoveryOptions) {
 // checkDiscoveryFlags checks --discovery against the strategy flags and
 // rewrites opts.discovery as a clean comma-separated list. When
 // --discovery is not given, the strategies whose flags are given run
-// (gossip when there are none).
+// (gossip when there are none, and none with --remsh).
 func checkDiscoveryFlags(fs *flag.FlagSet, opts *options) error {
 	d := &opts.disc
 	implied := map[string]bool{
@@ -75,7 +75,9 @@ func checkDiscoveryFlags(fs *flag.FlagSet, opts *options) error {
 				list = append(list, name)
 			}
 		}
-		if len(list) == 0 {
+		// A remote shell node only talks to its target, as iex's
+		// hidden remote shell node does.
+		if len(list) == 0 && opts.remsh == "" {
 			list = []string{"gossip"}
 		}
 	}

@@ -229,7 +229,8 @@ func TestPidsAndMonitorAcrossNodes(t *testing.T) {
 		t.Errorf("Node.monitor printed %q, want true", got)
 	}
 	info := a.eval(fmt.Sprintf("Node.info(%s)", bAtom))
-	for _, want := range []string{"connected: true", "strategy: :node", "address: \"127.0.0.1:", "last_rtt_ms: "} {
+	// a sent one message to b (its pid) and got one back (:pong_from_b).
+	for _, want := range []string{"connected: true", "strategy: :node", "address: \"127.0.0.1:", "last_rtt_ms: ", "messages_in: 1,", "messages_out: 1,", "bytes_in: ", "bytes_out: "} {
 		if !strings.Contains(info, want) {
 			t.Errorf("Node.info(b) = %s, want %q in it", info, want)
 		}

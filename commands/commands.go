@@ -78,6 +78,10 @@ type NodeInfo struct {
 	// LastRTT is the last round-trip time this shell measured, zero when
 	// it measured none.
 	LastRTT time.Duration
+	// Messages and bytes of messages each way since the connection was
+	// made, as the transport counts them.
+	MessagesIn, MessagesOut uint64
+	BytesIn, BytesOut       uint64
 }
 
 // Result is the outcome of one input.

@@ -165,6 +165,8 @@ func (f *fakeRuntime) Info(node term.Atom) (NodeInfo, error) {
 		Strategy:  "gossip",
 		Address:   "10.0.0.2:4370",
 		Since:     time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+
+		MessagesIn: 2, MessagesOut: 5, BytesIn: 120, BytesOut: 4096,
 	}, nil
 }
 

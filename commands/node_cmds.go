@@ -257,8 +257,12 @@ func runInfo(ev *evaluator, args []any) (any, error) {
 	if info.LastRTT > 0 {
 		put("last_rtt_ms", millis(info.LastRTT))
 	}
-	// TODO: messages and bytes in each direction need counters in the
-	// transport connection, which it does not keep yet.
+	if info.Connected && node != ev.rt.Self() {
+		put("messages_in", int64(info.MessagesIn))
+		put("messages_out", int64(info.MessagesOut))
+		put("bytes_in", int64(info.BytesIn))
+		put("bytes_out", int64(info.BytesOut))
+	}
 	return m, nil
 }
 

@@ -72,9 +72,10 @@ func init() {
 			doc: "Turning a monitor on connects to the node; when that fails, {:nodedown, node} arrives at once. " +
 				"Unlike Erlang's monitor_node, the monitor stays on after a nodedown and also reports each nodeup, until Node.monitor(node, false). Read the messages with flush() or receive.",
 			nodeArg: 0, run: runMonitor},
-		{name: "Node.info", arities: []int{1}, usage: []string{"Node.info(node)"}, help: "how a node was found, its address, since when, last round trip",
+		{name: "Node.info", arities: []int{1}, usage: []string{"Node.info(node)"}, help: "how a node was found, its address, since when, last round trip, traffic",
 			doc: "Returns a map: connected, strategy (the discovery strategy, :node for Node.connect or Node.ping, :incoming when the peer connected), " +
-				"address, connected_since (UTC, ISO 8601), and last_rtt_ms, the last round trip this shell measured (Node.info pings once when there is none).",
+				"address, connected_since (UTC, ISO 8601), last_rtt_ms, the last round trip this shell measured (Node.info pings once when there is none), " +
+				"and for a connected peer messages_in, messages_out, bytes_in and bytes_out: the messages each way since the connection was made and their bytes on the wire before encryption.",
 			nodeArg: 0, run: runInfo},
 		{name: "self", arities: []int{0}, usage: []string{"self()"}, help: "the pid of this shell", nodeArg: -1, run: runSelfPID},
 		{name: "send", arities: []int{2}, usage: []string{"send(dest, message)"}, help: "send a message to a pid, a local name or {name, node}; returns the message", nodeArg: -1, run: runSend},

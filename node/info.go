@@ -1,6 +1,10 @@
 package node
 
-import "time"
+import (
+	"time"
+
+	"github.com/gonode/gonode/transport"
+)
 
 // PeerInfo describes the connection to a connected node.
 type PeerInfo struct {
@@ -14,6 +18,8 @@ type PeerInfo struct {
 	Since time.Time
 	// Outgoing is set when this node dialed the connection.
 	Outgoing bool
+	// Stats counts the messages and their bytes in each direction.
+	Stats transport.ConnStats
 }
 
 // PeerInfo describes the connection to node, and reports false when node
@@ -31,5 +37,6 @@ func (n *Node) PeerInfo(node string) (PeerInfo, bool) {
 		Via:      p.via,
 		Since:    p.since,
 		Outgoing: p.outgoing,
+		Stats:    p.conn.Stats(),
 	}, true
 }

@@ -105,6 +105,7 @@ type Node struct {
 	watchers  []chan Event               // guarded by mu
 	backoff   map[string]*retry          // guarded by mu; failed attempts per peer
 	reported  map[string]map[string]bool // guarded by mu; kinds of failure logged, by peer
+	callFuncs map[string]CallFunc        // guarded by mu; call methods served, by name
 	closed    bool                       // guarded by mu
 
 	closeOnce sync.Once
@@ -148,6 +149,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		mailboxes: make(map[string]*Mailbox),
 		backoff:   make(map[string]*retry),
 		reported:  make(map[string]map[string]bool),
+		callFuncs: make(map[string]CallFunc),
 	}
 	n.tcfg = transport.Config{
 		Name:         cfg.Name,

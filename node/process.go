@@ -51,6 +51,27 @@ func (n *Node) PID(mb *Mailbox) term.PID {
 	return term.PID{Node: term.Atom(n.name), ID: id.(uint64)}
 }
 
+// NewMailbox makes a mailbox that no name is registered for, so that only
+// its pid reaches it, and returns it with that pid. ReleaseMailbox
+// removes it.
+func (n *Node) NewMailbox() (*Mailbox, term.PID) {
+	mb := newMailbox("", n.cfg.MailboxLimit)
+	return mb, n.PID(mb)
+}
+
+// ReleaseMailbox removes mb's pid and every name registered for mb, so
+// that messages to them are dropped from then on.
+func (n *Node) ReleaseMailbox(mb *Mailbox) {
+	n.mu.Lock()
+	for name, registered := range n.mailboxes {
+		if registered == mb {
+			delete(n.mailboxes, name)
+		}
+	}
+	n.mu.Unlock()
+	pidIDs.Delete(mb)
+}
+
 // SendPID sends msg to the mailbox with pid, on this node or another.
 func (n *Node) SendPID(ctx context.Context, pid term.PID, msg any) error {
 	return n.Send(ctx, pidName(pid.ID), string(pid.Node), msg)

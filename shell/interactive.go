@@ -27,10 +27,9 @@ const (
 )
 
 func runInteractive(ctx context.Context, rt *Runtime, opts Options) int {
-	session := commands.NewSession()
 	complete := &completer{rt: rt}
 	rl, err := readline.NewEx(&readline.Config{
-		Prompt:                 prompt(opts.Node.Name(), 1),
+		Prompt:                 prompt(opts.nodeName(), 1),
 		HistoryFile:            prepareHistory(opts.HistoryFile, opts.Err),
 		HistoryLimit:           historyLimit,
 		DisableAutoSaveHistory: true,
@@ -78,13 +77,13 @@ func runInteractive(ctx context.Context, rt *Runtime, opts Options) int {
 	}()
 
 	out := rl.Stdout()
-	session.Print = func(line string) { fmt.Fprintln(out, line) }
-	r := &reader{rl: rl, name: opts.Node.Name(), out: out}
+	ev := opts.newEvaluator(rt, func(line string) { fmt.Fprintln(out, line) })
+	r := &reader{rl: rl, name: ev.NodeName(), out: out}
 	for {
 		if ctx.Err() != nil {
 			return 0
 		}
-		src, err := r.read(session.Counter())
+		src, err := r.read(ev.Counter())
 		if errors.Is(err, errLeave) {
 			return 0
 		}
@@ -101,14 +100,18 @@ func runInteractive(ctx context.Context, rt *Runtime, opts Options) int {
 		mu.Lock()
 		cancelEval = cancel
 		mu.Unlock()
-		res, err := session.Eval(evalCtx, rt, src)
+		res, err := ev.Eval(evalCtx, src)
 		mu.Lock()
 		cancelEval = nil
 		mu.Unlock()
 		cancel()
-		complete.setVariables(session.Variables())
+		complete.setVariables(ev.Variables())
 		if errors.Is(err, commands.ErrEmpty) {
 			continue
+		}
+		if errors.Is(err, ErrRemoteDown) {
+			fmt.Fprintf(opts.Err, "gonode: %v\n", err)
+			return 1
 		}
 		if err != nil {
 			printError(out, err, src, opts.Color)

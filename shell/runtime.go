@@ -23,6 +23,13 @@ type Runtime struct {
 	mailbox *node.Mailbox
 	pid     term.PID
 
+	// hidden is left out of List and Known: the node that runs a remote
+	// shell on this one, as iex's remote shell node is hidden.
+	//
+	// TODO: once the transport has hidden connections, the remote shell
+	// node should connect hidden, so that no other shell lists it either.
+	hidden term.Atom
+
 	mu        sync.Mutex
 	known     []term.Atom                 // guarded by mu; every node seen connected, in order
 	monitored map[term.Atom]bool          // guarded by mu
@@ -38,7 +45,13 @@ var _ commands.Runtime = (*Runtime)(nil)
 // NewRuntime returns the runtime of a shell whose mailbox is mb, and
 // starts following n's events.
 func NewRuntime(n *node.Node, mb *node.Mailbox) *Runtime {
+	return newRuntime(n, mb, "")
+}
+
+// newRuntime is NewRuntime with a node to leave out of List and Known.
+func newRuntime(n *node.Node, mb *node.Mailbox, hidden term.Atom) *Runtime {
 	r := &Runtime{
+		hidden:    hidden,
 		node:      n,
 		mailbox:   mb,
 		pid:       n.PID(mb),
@@ -48,7 +61,9 @@ func NewRuntime(n *node.Node, mb *node.Mailbox) *Runtime {
 		done:      make(chan struct{}),
 	}
 	for _, name := range n.List() {
-		r.known = append(r.known, term.Atom(name))
+		if term.Atom(name) != hidden {
+			r.known = append(r.known, term.Atom(name))
+		}
 	}
 	events := n.Watch()
 	go r.follow(events)
@@ -79,7 +94,7 @@ func (r *Runtime) follow(events <-chan node.Event) {
 func (r *Runtime) handle(ev node.Event) {
 	name := term.Atom(ev.Node)
 	r.mu.Lock()
-	if !slices.Contains(r.known, name) {
+	if name != r.hidden && !slices.Contains(r.known, name) {
 		r.known = append(r.known, name)
 	}
 	monitored := r.monitored[name]
@@ -100,9 +115,11 @@ func (r *Runtime) Self() term.Atom { return term.Atom(r.node.Name()) }
 // List returns the connected nodes.
 func (r *Runtime) List() []term.Atom {
 	names := r.node.List()
-	atoms := make([]term.Atom, len(names))
-	for i, name := range names {
-		atoms[i] = term.Atom(name)
+	atoms := make([]term.Atom, 0, len(names))
+	for _, name := range names {
+		if term.Atom(name) != r.hidden {
+			atoms = append(atoms, term.Atom(name))
+		}
 	}
 	return atoms
 }
@@ -230,5 +247,9 @@ func (r *Runtime) Info(peer term.Atom) (commands.NodeInfo, error) {
 	if !ok {
 		return commands.NodeInfo{LastRTT: rtt}, nil
 	}
-	return commands.NodeInfo{Connected: true, Strategy: p.Via, Address: p.Addr, Since: p.Since, LastRTT: rtt}, nil
+	return commands.NodeInfo{
+		Connected: true, Strategy: p.Via, Address: p.Addr, Since: p.Since, LastRTT: rtt,
+		MessagesIn: p.Stats.MessagesIn, MessagesOut: p.Stats.MessagesOut,
+		BytesIn: p.Stats.BytesIn, BytesOut: p.Stats.BytesOut,
+	}, nil
 }

@@ -62,10 +62,9 @@ func (o *ScriptOptions) Scripted() bool {
 // runEval evaluates --eval's input and returns 0, 1 on an error, or the
 // status of System.halt. With --no-halt it then waits until ctx is done.
 func runEval(ctx context.Context, rt *Runtime, opts Options) int {
-	session := commands.NewSession()
 	p := newLinePrinter(opts)
-	session.Print = p.line
-	res, err := session.Eval(ctx, rt, opts.Script.Eval)
+	ev := opts.newEvaluator(rt, p.line)
+	res, err := ev.Eval(ctx, opts.Script.Eval)
 	status := 0
 	switch {
 	case errors.Is(err, commands.ErrEmpty):
@@ -103,9 +102,8 @@ func runLines(ctx context.Context, rt *Runtime, opts Options, in io.Reader, file
 	if file != "" {
 		where = file
 	}
-	session := commands.NewSession()
 	p := newLinePrinter(opts)
-	session.Print = p.line
+	ev := opts.newEvaluator(rt, p.line)
 	status := 0
 	lineNo := 0
 	var pending []string
@@ -122,7 +120,7 @@ func runLines(ctx context.Context, rt *Runtime, opts Options, in io.Reader, file
 		case l, ok := <-lines:
 			if !ok {
 				if len(pending) > 0 {
-					_, err := session.Eval(ctx, rt, strings.Join(pending, "\n"))
+					_, err := ev.Eval(ctx, strings.Join(pending, "\n"))
 					fmt.Fprintln(opts.Err, err)
 					return 1
 				}
@@ -149,9 +147,13 @@ func runLines(ctx context.Context, rt *Runtime, opts Options, in io.Reader, file
 			continue
 		}
 		pending = nil
-		res, err := session.Eval(ctx, rt, src)
+		res, err := ev.Eval(ctx, src)
 		if errors.Is(err, commands.ErrEmpty) {
 			continue
+		}
+		if errors.Is(err, ErrRemoteDown) {
+			fmt.Fprintf(opts.Err, "gonode: %v\n", err)
+			return 1
 		}
 		if err != nil {
 			if file != "" {

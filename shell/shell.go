@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/gonode/gonode/commands"
 	"github.com/gonode/gonode/node"
 )
 
@@ -48,6 +49,54 @@ type Options struct {
 
 	// Script selects the scripting modes of the command line.
 	Script ScriptOptions
+
+	// Remote, when set, runs every input on the remote node in place of
+	// Node (gonode --remsh), in every mode.
+	Remote *RemoteShell
+}
+
+// evaluator runs the inputs of one shell: in a session on this node, or
+// in a remote one for --remsh.
+type evaluator interface {
+	Eval(ctx context.Context, src string) (commands.Result, error)
+	// Counter returns the number of the next input, for the prompt.
+	Counter() int
+	Variables() []string
+	// NodeName returns the node where the inputs run.
+	NodeName() string
+}
+
+// localEvaluator runs inputs in a session on this node.
+type localEvaluator struct {
+	session *commands.Session
+	rt      *Runtime
+}
+
+func (e *localEvaluator) Eval(ctx context.Context, src string) (commands.Result, error) {
+	return e.session.Eval(ctx, e.rt, src)
+}
+
+func (e *localEvaluator) Counter() int        { return e.session.Counter() }
+func (e *localEvaluator) Variables() []string { return e.session.Variables() }
+func (e *localEvaluator) NodeName() string    { return string(e.rt.Self()) }
+
+// nodeName returns the name of the node where inputs run.
+func (opts Options) nodeName() string {
+	if opts.Remote != nil {
+		return opts.Remote.NodeName()
+	}
+	return opts.Node.Name()
+}
+
+// newEvaluator returns the remote shell, or else a new local session
+// whose commands print their lines with print as they come.
+func (opts Options) newEvaluator(rt *Runtime, print func(string)) evaluator {
+	if opts.Remote != nil {
+		return opts.Remote
+	}
+	session := commands.NewSession()
+	session.Print = print
+	return &localEvaluator{session: session, rt: rt}
 }
 
 // Run reads and evaluates commands until the input ends, System.halt or

@@ -76,6 +76,10 @@ type Config struct {
 	// Logger receives debug logs, with the attribute component=transport
 	// added. nil means no logging.
 	Logger *slog.Logger
+
+	// version, when not 0, is the handshake version a client sends in
+	// place of HandshakeVersion, so that tests can act as an older node.
+	version uint64
 }
 
 // LogValue returns the configuration as a log group, with the cookie

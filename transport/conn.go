@@ -98,8 +98,13 @@ type Conn struct {
 	done       chan struct{} // closed after HandleDown returns, or when an unstarted Conn is closed
 
 	framesRead atomic.Uint64 // frames read, for the tick timeout
-	inCallback atomic.Int32  // > 0 while a Handler method runs
+	inCallback atomic.Int32  // > 0 while a Handler method or a served call runs
 	closeOnce  sync.Once
+	stats      connStats
+
+	peerVersion uint64      // the peer's handshake version
+	calls       callState   // outgoing and served calls
+	callHandler CallHandler // set by Start when the Handler serves calls
 
 	mu            sync.Mutex
 	cond          sync.Cond                // signalled, with L = &mu, when pending shrinks or the connection goes down
@@ -127,6 +132,7 @@ func newConn(nc net.Conn, fr *FrameReader, cfg Config, peer string) *Conn {
 		pings:      make(map[uint64]chan struct{}),
 	}
 	c.cond.L = &c.mu
+	c.calls.init()
 	return c
 }
 
@@ -156,6 +162,7 @@ func (c *Conn) Start(h Handler) {
 		return
 	}
 	c.started = true
+	c.callHandler, _ = h.(CallHandler)
 	c.mu.Unlock()
 	go c.writeLoop()
 	go c.run(h)
@@ -188,6 +195,7 @@ func (c *Conn) Send(to, from string, payload []byte) error {
 	if wasEmpty {
 		c.signalWriter()
 	}
+	c.stats.sent(frameHeaderSize + size)
 	return nil
 }
 
@@ -235,7 +243,7 @@ func (c *Conn) Close() error {
 	c.closeOnce.Do(c.shutdown)
 	// NOTE: the callback check cannot tell the reader goroutine from
 	// another goroutine, so a Close on another goroutine during a Handler
-	// call also returns without waiting for HandleDown.
+	// call or a served call also returns without waiting for HandleDown.
 	if c.inCallback.Load() == 0 {
 		<-c.done
 	}
@@ -359,6 +367,7 @@ func (c *Conn) run(h Handler) {
 	c.fail(err)
 	c.nc.Close()
 	<-c.writerDone
+	c.calls.stopServing()
 
 	c.mu.Lock()
 	reason := c.downErr
@@ -380,6 +389,7 @@ func (c *Conn) readLoop(h Handler) error {
 		switch f.Type {
 		case FrameTick:
 		case FrameMessage:
+			c.stats.received(frameHeaderSize + messageBodySize(f.To, f.From, len(f.Payload)))
 			payload := append([]byte(nil), f.Payload...)
 			c.inCallback.Add(1)
 			h.HandleMessage(f.To, f.From, payload)
@@ -397,6 +407,10 @@ func (c *Conn) readLoop(h Handler) error {
 			if ch != nil {
 				close(ch)
 			}
+		case FrameCall:
+			c.serveCall(&f)
+		case FrameCallReply:
+			c.finishCall(&f)
 		case FrameGoodbye:
 			return ErrClosedByPeer
 		case FrameHello, FrameStatus, FrameReply, FrameAck:

@@ -81,6 +81,10 @@ var (
 
 	// ErrNotStarted means that Send or Ping was called before [Conn.Start].
 	ErrNotStarted = errors.New("connection not started")
+
+	// ErrCallUnsupported means that the peer speaks handshake version 2,
+	// which has no call frames, so [Conn.Call] cannot reach it.
+	ErrCallUnsupported = errors.New("the peer does not support calls")
 )
 
 // Reason returns the Erlang-style word for why a connection went down, for

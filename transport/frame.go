@@ -64,6 +64,24 @@ const (
 	// FrameGoodbye announces that the sender closes the connection:
 	//	[8, reason str]
 	FrameGoodbye FrameType = 8
+
+	// FrameCall requests that the peer run method on payload and send a
+	// FrameCallReply with the same id (see Conn.Call):
+	//	[9, id uint, method str, payload bin, timeout uint]
+	// The payload is opaque to the transport. timeout is how many
+	// milliseconds the caller waits, 0 for no limit, and the peer bounds
+	// the call by the smaller of it and MaxCallDuration. A call with an
+	// empty method cancels the caller's call of that id, and gets no
+	// reply. Only peers of handshake version 3 or later send or accept
+	// it.
+	FrameCall FrameType = 9
+
+	// FrameCallReply returns the result of the FrameCall with the same
+	// id:
+	//	[10, id uint, error str, payload bin]
+	// An empty error means success, and payload is the result. Otherwise
+	// error is a human-readable message and payload is empty.
+	FrameCallReply FrameType = 10
 )
 
 // Flag is a bit of the flags field of FrameHello and FrameStatus. Bits
@@ -81,15 +99,17 @@ const (
 const frameHeaderSize = 4
 
 var frameTypeNames = [...]string{
-	FrameTick:    "tick",
-	FrameHello:   "hello",
-	FrameStatus:  "status",
-	FrameReply:   "reply",
-	FrameAck:     "ack",
-	FrameMessage: "message",
-	FramePing:    "ping",
-	FramePong:    "pong",
-	FrameGoodbye: "goodbye",
+	FrameTick:      "tick",
+	FrameHello:     "hello",
+	FrameStatus:    "status",
+	FrameReply:     "reply",
+	FrameAck:       "ack",
+	FrameMessage:   "message",
+	FramePing:      "ping",
+	FramePong:      "pong",
+	FrameGoodbye:   "goodbye",
+	FrameCall:      "call",
+	FrameCallReply: "call_reply",
 }
 
 func (t FrameType) String() string {
@@ -102,8 +122,9 @@ func (t FrameType) String() string {
 // Frame is one decoded frame. Only the fields that the layout of Type
 // lists are used: Version, Name, Nonce, Flags and Creation for hello;
 // Status, Reason, Name, Nonce, Flags and Creation for status; Digest for reply and ack; To, From and Payload for
-// message; ID for ping and pong; Reason for goodbye. A frame of an unknown
-// type decodes with only Type set.
+// message; ID for ping and pong; Reason for goodbye; ID, Method, Payload
+// and Timeout for call; ID, Reason (the error) and Payload for call
+// reply. A frame of an unknown type decodes with only Type set.
 type Frame struct {
 	Type     FrameType
 	Version  uint64
@@ -118,6 +139,8 @@ type Frame struct {
 	From     string
 	Payload  []byte
 	ID       uint64
+	Method   string
+	Timeout  uint64 // milliseconds
 }
 
 // AppendFrame appends f's length header and body to dst and returns the
@@ -167,6 +190,19 @@ func AppendFrame(dst []byte, f *Frame, maxSize int) ([]byte, error) {
 		dst = appendArrayHeader(dst, 2)
 		dst = append(dst, byte(f.Type))
 		dst = appendStr(dst, f.Reason)
+	case FrameCall:
+		dst = appendArrayHeader(dst, 5)
+		dst = append(dst, byte(f.Type))
+		dst = appendUint(dst, f.ID)
+		dst = appendStr(dst, f.Method)
+		dst = append(appendBinHeader(dst, len(f.Payload)), f.Payload...)
+		dst = appendUint(dst, f.Timeout)
+	case FrameCallReply:
+		dst = appendArrayHeader(dst, 4)
+		dst = append(dst, byte(f.Type))
+		dst = appendUint(dst, f.ID)
+		dst = appendStr(dst, f.Reason)
+		dst = append(appendBinHeader(dst, len(f.Payload)), f.Payload...)
 	}
 	return dst, nil
 }
@@ -189,6 +225,10 @@ func bodySize(f *Frame) (int, error) {
 		n = 2 + uintSize(f.ID)
 	case FrameGoodbye:
 		n = 2 + strSize(f.Reason)
+	case FrameCall:
+		n = 2 + uintSize(f.ID) + strSize(f.Method) + binSize(f.Payload) + uintSize(f.Timeout)
+	case FrameCallReply:
+		n = 2 + uintSize(f.ID) + strSize(f.Reason) + binSize(f.Payload)
 	default:
 		return 0, fmt.Errorf("encode frame: unknown %s", f.Type)
 	}
@@ -311,8 +351,10 @@ func decodeRequired(d *mpDecoder, f *Frame, fields int, cache *internCache) (int
 		want = 4
 	case FrameReply, FrameAck, FramePing, FramePong, FrameGoodbye:
 		want = 1
-	case FrameMessage:
+	case FrameMessage, FrameCallReply:
 		want = 3
+	case FrameCall:
+		want = 4
 	default:
 		// An unknown type: the caller skips every field.
 		return 0, nil
@@ -354,6 +396,16 @@ func decodeRequired(d *mpDecoder, f *Frame, fields int, cache *internCache) (int
 		f.ID, err = d.readUint()
 	case FrameGoodbye:
 		f.Reason, err = readString(d)
+	case FrameCall:
+		err = decodeCall(d, f)
+	case FrameCallReply:
+		if f.ID, err = d.readUint(); err != nil {
+			return 0, err
+		}
+		if f.Reason, err = readString(d); err != nil {
+			return 0, err
+		}
+		f.Payload, err = d.readBytes()
 	}
 	return want, err
 }
@@ -377,6 +429,21 @@ func decodeMessage(d *mpDecoder, f *Frame, cache *internCache) error {
 	f.To = intern(&cache.to, to)
 	f.From = intern(&cache.from, from)
 	return nil
+}
+
+func decodeCall(d *mpDecoder, f *Frame) error {
+	var err error
+	if f.ID, err = d.readUint(); err != nil {
+		return err
+	}
+	if f.Method, err = readString(d); err != nil {
+		return err
+	}
+	if f.Payload, err = d.readBytes(); err != nil {
+		return err
+	}
+	f.Timeout, err = d.readUint()
+	return err
 }
 
 func readString(d *mpDecoder) (string, error) {

@@ -32,6 +32,11 @@ func sampleFrames() []Frame {
 		{Type: FramePing, ID: 300},
 		{Type: FrameGoodbye, Reason: "shutting down"},
 		{Type: FrameGoodbye},
+		{Type: FrameCall, ID: 1, Method: "shell.eval", Payload: []byte{0x81, 0xa3, 's', 'r', 'c', 0xa1, 'x'}, Timeout: 5000},
+		{Type: FrameCall, ID: 1<<64 - 1, Method: "", Payload: nil, Timeout: 0},
+		{Type: FrameCall, ID: 70000, Method: strings.Repeat("m", 300), Payload: make([]byte, 70000), Timeout: 1 << 40},
+		{Type: FrameCallReply, ID: 1, Payload: []byte{0xc3}},
+		{Type: FrameCallReply, ID: 2, Reason: "unknown method \"x\""},
 	}
 }
 
@@ -39,7 +44,7 @@ func sampleFrames() []Frame {
 func frameEqual(a, b *Frame) bool {
 	return a.Type == b.Type && a.Version == b.Version && a.Status == b.Status &&
 		a.Name == b.Name && a.Reason == b.Reason && a.To == b.To && a.From == b.From &&
-		a.ID == b.ID && a.Flags == b.Flags && a.Creation == b.Creation && bytes.Equal(a.Nonce, b.Nonce) && bytes.Equal(a.Digest, b.Digest) &&
+		a.ID == b.ID && a.Method == b.Method && a.Timeout == b.Timeout && a.Flags == b.Flags && a.Creation == b.Creation && bytes.Equal(a.Nonce, b.Nonce) && bytes.Equal(a.Digest, b.Digest) &&
 		bytes.Equal(a.Payload, b.Payload)
 }
 
@@ -80,6 +85,14 @@ func TestFrameWireBytes(t *testing.T) {
 		{"goodbye", Frame{Type: FrameGoodbye, Reason: "x"}, []byte{0, 0, 0, 4, 0x92, 8, 0xa1, 'x'}},
 		{"message", Frame{Type: FrameMessage, To: "a", From: "b", Payload: []byte{0xc0}},
 			[]byte{0, 0, 0, 9, 0x94, 5, 0xa1, 'a', 0xa1, 'b', 0xc4, 1, 0xc0}},
+		{"call", Frame{Type: FrameCall, ID: 3, Method: "m", Payload: []byte{0xc0}, Timeout: 200},
+			[]byte{0, 0, 0, 10, 0x95, 9, 3, 0xa1, 'm', 0xc4, 1, 0xc0, 0xcc, 200}},
+		{"call cancel", Frame{Type: FrameCall, ID: 3},
+			[]byte{0, 0, 0, 7, 0x95, 9, 3, 0xa0, 0xc4, 0, 0}},
+		{"call reply", Frame{Type: FrameCallReply, ID: 3, Payload: []byte{0xc2}},
+			[]byte{0, 0, 0, 7, 0x94, 10, 3, 0xa0, 0xc4, 1, 0xc2}},
+		{"call error", Frame{Type: FrameCallReply, ID: 3, Reason: "no"},
+			[]byte{0, 0, 0, 8, 0x94, 10, 3, 0xa2, 'n', 'o', 0xc4, 0}},
 	}
 	for _, tt := range tests {
 		got, err := AppendFrame(nil, &tt.frame, 0)
@@ -321,6 +334,9 @@ func FuzzDecodeFrame(f *testing.F) {
 		f.Add(wire[frameHeaderSize:])
 	}
 	f.Add([]byte{0x93, 6, 1, 0x81, 0xa1, 'k', 0xd4, 1, 2})
+	// A call without its timeout, and a reply with a field more.
+	f.Add([]byte{0x94, 9, 1, 0xa1, 'm', 0xc4, 0})
+	f.Add([]byte{0x95, 10, 1, 0xa0, 0xc4, 0, 0xc0})
 	f.Add([]byte{0xdd, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		if len(body) > DefaultMaxFrameSize {

@@ -14,17 +14,34 @@ import (
 	"time"
 )
 
-// HandshakeVersion is the handshake version this package speaks. A server
-// rejects a hello with any other version with StatusBadVersion.
+// HandshakeVersion is the handshake version this package speaks. Version
+// 3 adds FrameCall and FrameCallReply to version 2 and changes nothing
+// else, the handshake included.
 //
-// The handshake of version 2 runs in four frames:
+// A server accepts a hello of version MinHandshakeVersion (2) up to
+// HandshakeVersion and rejects any other with StatusBadVersion. It keeps
+// a connection from a version 2 client like any other: messages, pings,
+// ticks and goodbye work, and Conn.Call fails at once with
+// ErrCallUnsupported, because a version 2 node skips call frames without
+// a reply. A client always sends HandshakeVersion, so a version 2 server
+// rejects a version 3 client: in a cluster of both versions, connections
+// between the two are the ones that the version 2 node dials. A server
+// that accepted a client speaks the client's version, so the client
+// records that as the server's version.
+//
+// NOTE: the proofs do not cover the version, so a man in the middle can
+// lower a client's version 3 to 2, which only makes calls to that client
+// fail with ErrCallUnsupported.
+//
+// The handshake runs in four frames:
 //
 //	client -> server  hello{version, client name, nonceC, flags, creationC}
 //	server -> client  status{code, reason, server name, nonceS, flags, creationS}
 //	client -> server  reply{HMAC(cookie, "gonode-v2 client" | nonceS | nonceC | binding)}
 //	server -> client  ack{HMAC(cookie, "gonode-v2 server" | nonceC | nonceS | binding)}
 //
-// Each nonce is 32 bytes from crypto/rand, fresh for each connection. The
+// The labels still contain v2, because version 3 did not change the
+// handshake. Each nonce is 32 bytes from crypto/rand, fresh for each connection. The
 // HMAC is HMAC-SHA-256 keyed by the cookie, and binding is the client
 // name then the server name, each prefixed by its length in one byte,
 // then creationC, creationS and the agreed flags, each as 8 bytes big
@@ -45,7 +62,13 @@ import (
 // bytes, so an unauthenticated peer cannot make a node allocate
 // Config.MaxFrameSize. After the ack, frames are sealed as described in
 // the package documentation, unless both sides turned encryption off.
-const HandshakeVersion = 2
+const HandshakeVersion = 3
+
+// MinHandshakeVersion is the oldest client version that a server accepts.
+const MinHandshakeVersion = 2
+
+// callVersion is the first handshake version that has call frames.
+const callVersion = 3
 
 const (
 	nonceSize             = 32
@@ -145,6 +168,10 @@ type handshake struct {
 	parent context.Context // the caller's context
 	ctx    context.Context // parent bounded by cfg.HandshakeTimeout
 	peer   string
+
+	// peerVersion is the peer's handshake version: the client's from its
+	// hello, or the client's own once a server accepted it.
+	peerVersion uint64
 }
 
 // newHandshake applies the handshake deadline to nc. The returned function
@@ -283,6 +310,7 @@ func encryptionMismatch(cfg Config, peerFlags Flag, peerRole string) error {
 // ciphers when the two sides agreed to encrypt.
 func finishConn(h *handshake, t *transcript, client bool) (*Conn, error) {
 	c := newConn(h.nc, h.fr, h.cfg, h.peer)
+	c.peerVersion = h.peerVersion
 	if client {
 		c.peerCreation = t.creationS
 	} else {
@@ -337,7 +365,11 @@ func clientHandshake(ctx context.Context, nc net.Conn, cfg Config, expectPeer st
 	if err != nil {
 		return nil, h.fail("send hello", err)
 	}
-	hello := Frame{Type: FrameHello, Version: HandshakeVersion, Name: cfg.Name, Nonce: nonceC, Flags: ownFlags(cfg), Creation: cfg.Creation}
+	version := uint64(HandshakeVersion)
+	if cfg.version != 0 {
+		version = cfg.version
+	}
+	hello := Frame{Type: FrameHello, Version: version, Name: cfg.Name, Nonce: nonceC, Flags: ownFlags(cfg), Creation: cfg.Creation}
 	if err := h.write(&hello); err != nil {
 		return nil, h.fail("send hello", err)
 	}
@@ -357,6 +389,7 @@ func clientHandshake(ctx context.Context, nc net.Conn, cfg Config, expectPeer st
 		return nil, h.fail("read status", fmt.Errorf("%w: the server is %q", ErrPeerMismatch, server))
 	}
 	h.peer = server
+	h.peerVersion = version
 	if len(f.Nonce) != nonceSize {
 		return nil, h.fail("read status", fmt.Errorf("%w: nonce of %d bytes, want %d", ErrProtocol, len(f.Nonce), nonceSize))
 	}
@@ -433,8 +466,9 @@ func serverHandshake(ctx context.Context, nc net.Conn, cfg Config, admit func(st
 		return nil, h.fail("read hello", fmt.Errorf("%w: %w", ErrNotAllowed, err))
 	}
 	h.peer = client
-	if f.Version != HandshakeVersion {
-		reason := fmt.Sprintf("handshake version %d is not supported, this node speaks %d", f.Version, HandshakeVersion)
+	h.peerVersion = f.Version
+	if f.Version < MinHandshakeVersion || f.Version > HandshakeVersion {
+		reason := fmt.Sprintf("handshake version %d is not supported, this node speaks %d to %d", f.Version, MinHandshakeVersion, HandshakeVersion)
 		h.sendStatus(StatusBadVersion, reason)
 		return nil, h.fail("read hello", fmt.Errorf("%w: %s", ErrVersion, reason))
 	}
