@@ -198,6 +198,7 @@ func (n *Node) connect(ctx context.Context, node, addr, via string) (*peer, erro
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.ConnectTimeout)
 	defer cancel()
+	redials := 0
 	for {
 		n.mu.Lock()
 		if n.closed {
@@ -237,9 +238,18 @@ func (n *Node) connect(ctx context.Context, node, addr, via string) (*peer, erro
 		if errors.Is(d.err, transport.ErrAlreadyConnected) {
 			// The peer kept its own connection to us (simultaneous
 			// connect), which shows up in the table once its
-			// handshake ends.
-			if p, err := n.waitPeer(ctx, node); err == nil {
+			// handshake ends. Or the peer is still cleaning up after
+			// an attempt of ours that failed a moment ago, as with a
+			// wrong cookie: then dialing again gets the real answer.
+			waitCtx, cancelWait := context.WithTimeout(ctx, alreadyConnectedWait)
+			p, err := n.waitPeer(waitCtx, node)
+			cancelWait()
+			if err == nil {
 				return p, nil
+			}
+			if redials < maxAlreadyConnectedRedials && ctx.Err() == nil {
+				redials++
+				continue
 			}
 		}
 		if d.err != nil {
@@ -247,6 +257,14 @@ func (n *Node) connect(ctx context.Context, node, addr, via string) (*peer, erro
 		}
 	}
 }
+
+// After a peer rejects a dial as already connected, connect waits up to
+// alreadyConnectedWait for the peer's own connection to show up, and then
+// dials again, up to maxAlreadyConnectedRedials times.
+const (
+	alreadyConnectedWait       = 250 * time.Millisecond
+	maxAlreadyConnectedRedials = 2
+)
 
 // waitPeer waits until node is in the table or ctx is done.
 func (n *Node) waitPeer(ctx context.Context, node string) (*peer, error) {

@@ -15,14 +15,22 @@ type Mailbox struct {
 	name  string
 	limit int
 
+	// ready has capacity 1. A value in it means that a message may be
+	// waiting, so a receiver that finds none waits on ready again.
+	ready chan struct{}
+
 	mu      sync.Mutex
-	msgs    []any         // guarded by mu
-	dropped uint64        // guarded by mu
-	signal  chan struct{} // guarded by mu; closed when a message arrives
+	msgs    []any  // guarded by mu; msgs[head:] are waiting, oldest first
+	head    int    // guarded by mu
+	dropped uint64 // guarded by mu
 }
 
+// compactHead is the count of taken messages at the front of msgs past
+// which Receive moves the waiting ones to the front, when they are fewer.
+const compactHead = 1024
+
 func newMailbox(name string, limit int) *Mailbox {
-	return &Mailbox{name: name, limit: limit, signal: make(chan struct{})}
+	return &Mailbox{name: name, limit: limit, ready: make(chan struct{}, 1)}
 }
 
 // Name returns the name the mailbox is registered under.
@@ -31,23 +39,34 @@ func (m *Mailbox) Name() string { return m.name }
 // put appends msg and reports whether it fit.
 func (m *Mailbox) put(msg any) bool {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.msgs) >= m.limit {
+	if len(m.msgs)-m.head >= m.limit {
 		m.dropped++
+		m.mu.Unlock()
 		return false
 	}
 	m.msgs = append(m.msgs, msg)
-	close(m.signal)
-	m.signal = make(chan struct{})
+	m.mu.Unlock()
+	m.signal()
 	return true
+}
+
+// signal wakes one receiver that waits, or the next one to wait.
+func (m *Mailbox) signal() {
+	select {
+	case m.ready <- struct{}{}:
+	default:
+	}
 }
 
 // Flush removes and returns every message in the mailbox.
 func (m *Mailbox) Flush() []any {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	msgs := m.msgs
-	m.msgs = nil
+	msgs := m.msgs[m.head:]
+	m.msgs, m.head = nil, 0
+	if len(msgs) == 0 {
+		return nil
+	}
 	return msgs
 }
 
@@ -55,7 +74,7 @@ func (m *Mailbox) Flush() []any {
 func (m *Mailbox) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.msgs)
+	return len(m.msgs) - m.head
 }
 
 // Dropped returns how many messages were dropped because the mailbox was
@@ -71,19 +90,41 @@ func (m *Mailbox) Dropped() uint64 {
 func (m *Mailbox) Receive(ctx context.Context) (any, error) {
 	for {
 		m.mu.Lock()
-		if len(m.msgs) > 0 {
-			msg := m.msgs[0]
-			m.msgs[0] = nil
-			m.msgs = m.msgs[1:]
+		if msg, ok := m.takeLocked(); ok {
+			more := len(m.msgs) > m.head
 			m.mu.Unlock()
+			if more {
+				// Puts that found ready full left one value for several
+				// messages, so pass the wake-up on.
+				m.signal()
+			}
 			return msg, nil
 		}
-		signal := m.signal
 		m.mu.Unlock()
 		select {
-		case <-signal:
+		case <-m.ready:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// takeLocked removes the oldest message, if there is one.
+func (m *Mailbox) takeLocked() (any, bool) {
+	if m.head == len(m.msgs) {
+		return nil, false
+	}
+	msg := m.msgs[m.head]
+	m.msgs[m.head] = nil
+	m.head++
+	switch {
+	case m.head == len(m.msgs):
+		// Empty: reuse the array from its start.
+		m.msgs, m.head = m.msgs[:0], 0
+	case m.head >= compactHead && m.head > len(m.msgs)/2:
+		n := copy(m.msgs, m.msgs[m.head:])
+		clear(m.msgs[n:])
+		m.msgs, m.head = m.msgs[:n], 0
+	}
+	return msg, true
 }

@@ -322,9 +322,14 @@ func (n *Node) Send(ctx context.Context, name, node string, msg any) error {
 		}
 		return nil
 	}
-	payload, err := term.Marshal(msg)
+	buf := payloadBuffers.Get().(*[]byte)
+	defer payloadBuffers.Put(buf)
+	payload, err := term.AppendMarshal((*buf)[:0], msg)
 	if err != nil {
 		return fmt.Errorf("encode message: %w", err)
+	}
+	if cap(payload) <= maxPooledPayload {
+		*buf = payload
 	}
 	// A connected peer is the common case: look it up before connect,
 	// which checks the name and makes a timeout context on every call.
@@ -336,8 +341,15 @@ func (n *Node) Send(ctx context.Context, name, node string, msg any) error {
 			return err
 		}
 	}
+	// Conn.Send copies the payload, so the buffer goes back to the pool.
 	return p.conn.Send(name, n.name, payload)
 }
+
+// payloadBuffers holds encoding buffers for Send, of at most
+// maxPooledPayload bytes, so that sending a message allocates none.
+var payloadBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledPayload = 64 << 10
 
 // deliver puts msg in the mailbox registered as name and reports whether
 // there is one. A message to a full mailbox is dropped and logged.

@@ -129,3 +129,20 @@ func benchmarkConnSend(b *testing.B, noEncrypt bool) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 }
+
+// BenchmarkConnPing measures Conn.Ping round trips over loopback TCP, one
+// in flight, with frame encryption on. A pong is written by the peer's
+// reader goroutine and a ping by the caller, so the figure shows what the
+// write path costs when no writer goroutine has to wake up.
+func BenchmarkConnPing(b *testing.B) {
+	client, server := connPair(b, testConfig("a@vm", "genki"), testConfig("b@vm", "genki"))
+	server.Start(nil)
+	client.Start(nil)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := client.Ping(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

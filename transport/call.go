@@ -166,11 +166,11 @@ func (c *Conn) enqueueFrame(f *Frame, limit int) error {
 		c.mu.Unlock()
 		return err
 	}
-	wasEmpty := len(c.pending) == 0
 	c.pending, err = AppendFrame(c.pending, f, c.cfg.MaxFrameSize)
+	direct := err == nil && c.kickLocked()
 	c.mu.Unlock()
-	if wasEmpty {
-		c.signalWriter()
+	if direct {
+		c.writeDirect()
 	}
 	return err
 }

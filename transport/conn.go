@@ -78,26 +78,31 @@ func (h HandlerFuncs) HandleDown(reason error) {
 // for concurrent use.
 //
 // After Start, a reader goroutine reads frames and calls the Handler, and a
-// writer goroutine writes queued frames, sends ticks and checks the tick
-// timeout. Send encodes each frame straight into a byte queue. The writer
-// takes the whole queue at once and writes it, so frames queued while a
-// write is in progress go out together in the next write.
+// writer goroutine sends ticks, checks the tick timeout and writes what
+// the senders leave to it. Send encodes each frame straight into a byte
+// queue. One goroutine at a time holds the write side (see write.go). A
+// sender that finds it free writes the queue itself when that cannot
+// block. Otherwise the writer goroutine takes the whole queue at once, so
+// frames queued while a write is in progress go out together in the next
+// write.
 type Conn struct {
 	nc   net.Conn
+	raw  *rawWriter   // non-blocking writes to nc; nil when nc is not a socket
 	fr   *FrameReader // owned by the reader goroutine after Start
 	cfg  Config
 	peer string
 	log  *slog.Logger
 
 	peerCreation uint64       // the creation the peer proved in the handshake
-	seal         *frameCipher // nil when frames go in clear; owned by the writer goroutine after Start
+	seal         *frameCipher // nil when frames go in clear; owned by the write side after Start
 
-	wake       chan struct{} // capacity 1; a value means the queue may be non-empty
+	wake       chan struct{} // capacity 1; a value hands the write side to the writer goroutine
 	stop       chan struct{} // closed when downErr is set
 	writerDone chan struct{} // closed when the writer goroutine returns
 	done       chan struct{} // closed after HandleDown returns, or when an unstarted Conn is closed
 
 	framesRead atomic.Uint64 // frames read, for the tick timeout
+	writes     atomic.Uint64 // writes that sent bytes, for ticks
 	inCallback atomic.Int32  // > 0 while a Handler method or a served call runs
 	closeOnce  sync.Once
 	stats      connStats
@@ -106,9 +111,17 @@ type Conn struct {
 	calls       callState   // outgoing and served calls
 	callHandler CallHandler // set by Start when the Handler serves calls
 
+	// Owned by the goroutine that holds the write side.
+	batch  []byte // the frames taken from pending
+	sealed []byte // batch sealed
+	rest   []byte // the unwritten tail of a non-blocking write, which the writer goroutine writes first
+
 	mu            sync.Mutex
 	cond          sync.Cond                // signalled, with L = &mu, when pending shrinks or the connection goes down
-	pending       []byte                   // guarded by mu; encoded frames the writer has not taken yet
+	pending       []byte                   // guarded by mu; encoded frames no writer has taken yet
+	writing       bool                     // guarded by mu; a goroutine holds the write side
+	lastWrite     time.Time                // guarded by mu; when the last batch was taken for writing
+	readsAtWrite  uint64                   // guarded by mu; framesRead at lastWrite
 	started       bool                     // guarded by mu
 	closing       bool                     // guarded by mu; Close has queued the goodbye
 	closeDeadline time.Time                // guarded by mu; the write deadline once closing
@@ -121,6 +134,7 @@ func newConn(nc net.Conn, fr *FrameReader, cfg Config, peer string) *Conn {
 	fr.maxSize = cfg.MaxFrameSize
 	c := &Conn{
 		nc:         nc,
+		raw:        newRawWriter(nc),
 		fr:         fr,
 		cfg:        cfg,
 		peer:       peer,
@@ -188,12 +202,12 @@ func (c *Conn) Send(to, from string, payload []byte) error {
 		c.mu.Unlock()
 		return err
 	}
-	wasEmpty := len(c.pending) == 0
 	c.pending = binary.BigEndian.AppendUint32(c.pending, uint32(size))
 	c.pending = appendMessageBody(c.pending, to, from, payload)
+	direct := c.kickLocked()
 	c.mu.Unlock()
-	if wasEmpty {
-		c.signalWriter()
+	if direct {
+		c.writeDirect()
 	}
 	c.stats.sent(frameHeaderSize + size)
 	return nil
@@ -208,12 +222,16 @@ func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 	c.mu.Lock()
 	c.nextPing++
 	id := c.nextPing
-	if err := c.enqueueControlLocked(FramePing, id); err != nil {
+	direct, err := c.enqueueControlLocked(FramePing, id)
+	if err != nil {
 		c.mu.Unlock()
 		return 0, err
 	}
 	c.pings[id] = ch
 	c.mu.Unlock()
+	if direct {
+		c.writeDirect()
+	}
 
 	select {
 	case <-ch:
@@ -280,7 +298,11 @@ func (c *Conn) shutdown() {
 		c.closeDeadline = time.Now().Add(c.closeTimeout())
 		c.nc.SetWriteDeadline(c.closeDeadline)
 		c.pending = appendGoodbye(c.pending)
-		c.signalWriter()
+		if !c.writing {
+			// The writer goroutine writes the goodbye and returns.
+			c.writing = true
+			c.handOff()
+		}
 	}
 	c.cond.Broadcast()
 	c.mu.Unlock()
@@ -319,26 +341,16 @@ func (c *Conn) closedErrLocked() error {
 	return fmt.Errorf("%w: %w", ErrClosed, c.downErr)
 }
 
-// enqueueControlLocked queues a ping or pong.
-func (c *Conn) enqueueControlLocked(t FrameType, id uint64) error {
+// enqueueControlLocked queues a ping or pong. It reports, as kickLocked
+// does, whether the caller writes the queue itself.
+func (c *Conn) enqueueControlLocked(t FrameType, id uint64) (direct bool, err error) {
 	size := 2 + uintSize(id)
 	if err := c.waitRoomLocked(frameHeaderSize+size, controlQueueLimit); err != nil {
-		return err
+		return false, err
 	}
-	wasEmpty := len(c.pending) == 0
 	c.pending = binary.BigEndian.AppendUint32(c.pending, uint32(size))
 	c.pending = appendControl(c.pending, t, id)
-	if wasEmpty {
-		c.signalWriter()
-	}
-	return nil
-}
-
-func (c *Conn) signalWriter() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	return c.kickLocked(), nil
 }
 
 // fail records err as the reason the connection went down, unless one is
@@ -397,8 +409,11 @@ func (c *Conn) readLoop(h Handler) error {
 		case FramePing:
 			c.mu.Lock()
 			// An error means the connection is closing, so no pong is due.
-			c.enqueueControlLocked(FramePong, f.ID)
+			direct, _ := c.enqueueControlLocked(FramePong, f.ID)
 			c.mu.Unlock()
+			if direct {
+				c.writeDirect()
+			}
 		case FramePong:
 			c.mu.Lock()
 			ch := c.pings[f.ID]
@@ -424,107 +439,4 @@ func (c *Conn) readLoop(h Handler) error {
 			}
 		}
 	}
-}
-
-// writeLoop is the writer goroutine. It writes the queue whenever it is
-// not empty, sends a tick when a tick interval passed without a write, and
-// takes the connection down when nothing was read for the tick timeout.
-func (c *Conn) writeLoop() {
-	defer close(c.writerDone)
-	ticker := time.NewTicker(c.cfg.TickInterval)
-	defer ticker.Stop()
-
-	var batch, sealed []byte
-	wrote := false
-	lastRead := c.framesRead.Load()
-	lastReadAt := time.Now()
-	for {
-		select {
-		case <-c.stop:
-			return
-		case <-c.wake:
-		case now := <-ticker.C:
-			if n := c.framesRead.Load(); n != lastRead {
-				lastRead, lastReadAt = n, now
-			} else if now.Sub(lastReadAt) >= c.cfg.TickTimeout {
-				c.fail(fmt.Errorf("%w: nothing received from %q for %v", ErrTickTimeout, c.peer, now.Sub(lastReadAt).Round(time.Millisecond)))
-				c.nc.Close()
-				return
-			}
-			if !wrote {
-				c.queueTick()
-			}
-			wrote = false
-		}
-
-		for {
-			c.mu.Lock()
-			if len(c.pending) == 0 {
-				closing := c.closing
-				c.mu.Unlock()
-				if closing {
-					return
-				}
-				break
-			}
-			batch, c.pending = c.pending, batch[:0]
-			c.cond.Broadcast()
-			c.mu.Unlock()
-
-			out := batch
-			if c.seal != nil {
-				var err error
-				if sealed, err = c.seal.sealFrames(sealed[:0], batch); err != nil {
-					c.fail(fmt.Errorf("seal frames to %q: %w", c.peer, err))
-					c.nc.Close()
-					return
-				}
-				out = sealed
-			}
-			if err := c.writeBatch(out); err != nil {
-				c.mu.Lock()
-				closing := c.closing
-				c.mu.Unlock()
-				if !closing {
-					c.fail(fmt.Errorf("write to %q: %w", c.peer, err))
-				}
-				c.nc.Close()
-				return
-			}
-			wrote = true
-			if cap(batch) > maxRetainedBatch {
-				batch = nil
-			}
-			if cap(sealed) > maxRetainedBatch {
-				sealed = nil
-			}
-		}
-	}
-}
-
-func (c *Conn) queueTick() {
-	c.mu.Lock()
-	if len(c.pending) == 0 && !c.closing {
-		c.pending = append(c.pending, 0, 0, 0, 0)
-	}
-	c.mu.Unlock()
-}
-
-// writeBatch writes b in chunks, each under a fresh write deadline.
-func (c *Conn) writeBatch(b []byte) error {
-	for len(b) > 0 {
-		n := min(len(b), writeChunk)
-		c.mu.Lock()
-		deadline := time.Now().Add(c.cfg.TickTimeout)
-		if c.closing && c.closeDeadline.Before(deadline) {
-			deadline = c.closeDeadline
-		}
-		c.nc.SetWriteDeadline(deadline)
-		c.mu.Unlock()
-		if _, err := c.nc.Write(b[:n]); err != nil {
-			return err
-		}
-		b = b[n:]
-	}
-	return nil
 }

@@ -115,6 +115,60 @@ func TestConnMessagesInOrder(t *testing.T) {
 	}
 }
 
+// TestConnOrderAcrossStalledReader sends while the peer's reader is
+// stalled, so that writes from the sender's goroutine fill the socket and
+// leave the rest to the writer goroutine, and frames from the peer make
+// the sender write directly again. Every message must arrive once, intact
+// and in order.
+func TestConnOrderAcrossStalledReader(t *testing.T) {
+	checkGoroutines(t)
+	client, server := connPair(t, testConfig("a@vm", "genki"), testConfig("b@vm", "genki"))
+	const n, size = 40, 128 << 10
+	release := make(chan struct{})
+	atServer := newRecorder(n)
+	stalled := HandlerFuncs{
+		Message: func(to, from string, payload []byte) {
+			<-release
+			atServer.HandleMessage(to, from, payload)
+		},
+	}
+	client.Start(nil)
+	server.Start(stalled)
+
+	payload := func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, size) }
+	sent := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if err := client.Send("sink", "a@vm", payload(i)); err != nil {
+				sent <- fmt.Errorf("Send %d: %w", i, err)
+				return
+			}
+			// A frame from the server makes the next Send interactive.
+			if err := server.Send("nudge", "b@vm", []byte{byte(i)}); err != nil {
+				sent <- fmt.Errorf("server Send %d: %w", i, err)
+				return
+			}
+		}
+		sent <- nil
+	}()
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	for i := range n {
+		m := atServer.nextMessage(t)
+		if !bytes.Equal(m.payload, payload(i)) {
+			t.Fatalf("message %d: got %d bytes starting %d, want %d bytes of %d", i, len(m.payload), m.payload[0], size, i)
+		}
+	}
+	select {
+	case err := <-sent:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("sends not done within 5s")
+	}
+}
+
 func TestConnLargeMessage(t *testing.T) {
 	checkGoroutines(t)
 	client, server := connPair(t, testConfig("a@vm", "genki"), testConfig("b@vm", "genki"))

@@ -1,7 +1,6 @@
 package term
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -64,30 +63,31 @@ var (
 
 // Marshal encodes v as msgpack.
 func Marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := Encode(msgpack.NewEncoder(&buf), v); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	// Most messages are small: one allocation covers them.
+	return AppendMarshal(make([]byte, 0, 64), v)
 }
 
 // Unmarshal decodes exactly one term from b. Trailing bytes are an error.
 func Unmarshal(b []byte) (any, error) {
-	r := bytes.NewReader(b)
-	dec := decoder{d: msgpack.NewDecoder(r), remaining: r.Len}
-	v, err := dec.decode(0)
+	d := byteDecoder{b: b}
+	v, err := d.decode(0)
 	if err != nil {
 		return nil, err
 	}
-	if r.Len() != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes after term", ErrInvalid, r.Len())
+	if d.remaining() != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes after term", ErrInvalid, d.remaining())
 	}
 	return v, nil
 }
 
 // Encode writes v to e as one msgpack value.
 func Encode(e *msgpack.Encoder, v any) error {
-	return encode(e, v, 0)
+	b, err := appendTerm(nil, v, 0)
+	if err != nil {
+		return err
+	}
+	_, err = e.Writer().Write(b)
+	return err
 }
 
 // Decode reads one term from d. Container counts are checked against
@@ -98,122 +98,10 @@ func Decode(d *msgpack.Decoder) (any, error) {
 	return dec.decode(0)
 }
 
-func encode(e *msgpack.Encoder, v any, depth int) error {
-	if depth > MaxDepth {
-		return ErrTooDeep
-	}
-	switch x := normalize(v).(type) {
-	case nil:
-		return e.EncodeNil()
-	case bool:
-		return e.EncodeBool(x)
-	case int64:
-		return e.EncodeInt(x)
-	case float64:
-		return e.EncodeFloat64(x)
-	case string:
-		if utf8.ValidString(x) {
-			return e.EncodeString(x)
-		}
-		return e.EncodeBytes([]byte(x))
-	case []byte:
-		if x == nil {
-			x = []byte{}
-		}
-		return e.EncodeBytes(x)
-	case Atom:
-		return encodeAtom(e, x)
-	case List:
-		if err := e.EncodeArrayLen(len(x)); err != nil {
-			return err
-		}
-		for _, el := range x {
-			if err := encode(e, el, depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
-	case Tuple:
-		return encodeTuple(e, x, depth)
-	case *Map:
-		return encodeMap(e, x, depth)
-	case PID:
-		return encodePID(e, x)
-	default:
-		return fmt.Errorf("encode term: %w: %T", ErrUnsupported, v)
-	}
-}
-
-func encodeAtom(e *msgpack.Encoder, a Atom) error {
-	if !validAtomName(string(a)) {
-		return fmt.Errorf("encode atom %q: not UTF-8 or longer than %d characters", string(a), MaxAtomLen)
-	}
-	return writeExt(e, ExtAtom, []byte(a))
-}
-
-func encodeTuple(e *msgpack.Encoder, t Tuple, depth int) error {
-	var buf bytes.Buffer
-	inner := msgpack.NewEncoder(&buf)
-	if err := inner.EncodeArrayLen(len(t)); err != nil {
-		return err
-	}
-	for _, el := range t {
-		if err := encode(inner, el, depth+1); err != nil {
-			return err
-		}
-	}
-	return writeExt(e, ExtTuple, buf.Bytes())
-}
-
-func encodeMap(e *msgpack.Encoder, m *Map, depth int) error {
-	if m == nil {
-		return e.EncodeMapLen(0)
-	}
-	if err := e.EncodeMapLen(len(m.Entries)); err != nil {
-		return err
-	}
-	for _, p := range m.Entries {
-		if err := encode(e, p.Key, depth+1); err != nil {
-			return err
-		}
-		if err := encode(e, p.Value, depth+1); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func encodePID(e *msgpack.Encoder, p PID) error {
-	if !validAtomName(string(p.Node)) {
-		return fmt.Errorf("encode pid node %q: not UTF-8 or longer than %d characters", string(p.Node), MaxAtomLen)
-	}
-	var buf bytes.Buffer
-	inner := msgpack.NewEncoder(&buf)
-	if err := inner.EncodeArrayLen(2); err != nil {
-		return err
-	}
-	if err := inner.EncodeString(string(p.Node)); err != nil {
-		return err
-	}
-	if err := inner.EncodeUint(p.ID); err != nil {
-		return err
-	}
-	return writeExt(e, ExtPID, buf.Bytes())
-}
-
-func writeExt(e *msgpack.Encoder, id int8, payload []byte) error {
-	if err := e.EncodeExtHeader(id, len(payload)); err != nil {
-		return err
-	}
-	_, err := e.Writer().Write(payload)
-	return err
-}
-
-// decoder reads terms from d. remaining, when set, returns the count of
-// input bytes not yet read, which bounds announced lengths.
+// decoder reads terms from a stream for Decode, whose input length is
+// unknown. Extension payloads, which arrive whole, go to byteDecoder.
 type decoder struct {
-	d         *msgpack.Decoder
-	remaining func() int
+	d *msgpack.Decoder
 }
 
 // checkLen rejects a count n of items that each take at least minSize
@@ -221,9 +109,6 @@ type decoder struct {
 func (dec *decoder) checkLen(what string, n, minSize, max int) error {
 	if n < 0 || n > max {
 		return fmt.Errorf("%w: %s length %d out of range 0..%d", ErrInvalid, what, n, max)
-	}
-	if dec.remaining != nil && n > dec.remaining()/minSize {
-		return fmt.Errorf("%w: %s length %d exceeds the %d bytes left", ErrInvalid, what, n, dec.remaining())
 	}
 	return nil
 }
@@ -395,10 +280,7 @@ func (dec *decoder) decodeExt(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !validAtomName(string(b)) {
-			return nil, fmt.Errorf("%w: atom name %q is not UTF-8 or exceeds %d characters", ErrInvalid, b, MaxAtomLen)
-		}
-		return normalize(Atom(b)), nil
+		return decodedAtom(b)
 	case ExtTuple:
 		if depth >= MaxDepth {
 			return nil, ErrTooDeep
@@ -419,61 +301,6 @@ func (dec *decoder) decodeExt(depth int) (any, error) {
 		return decodePIDPayload(payload)
 	}
 	return nil, fmt.Errorf("%w: unknown extension type %d", ErrInvalid, id)
-}
-
-func decodeTuplePayload(payload []byte, depth int) (any, error) {
-	r := bytes.NewReader(payload)
-	inner := decoder{d: msgpack.NewDecoder(r), remaining: r.Len}
-	code, err := inner.d.PeekCode()
-	if err != nil {
-		return nil, truncated(err)
-	}
-	if !msgpcode.IsFixedArray(code) && code != msgpcode.Array16 && code != msgpcode.Array32 {
-		return nil, fmt.Errorf("%w: tuple payload starts with code 0x%02x, not an array", ErrInvalid, code)
-	}
-	elems, err := inner.decodeArray(depth)
-	if err != nil {
-		return nil, err
-	}
-	if r.Len() != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes in tuple payload", ErrInvalid, r.Len())
-	}
-	return Tuple(elems), nil
-}
-
-func decodePIDPayload(payload []byte) (any, error) {
-	r := bytes.NewReader(payload)
-	d := msgpack.NewDecoder(r)
-	n, err := d.DecodeArrayLen()
-	if err != nil || n != 2 {
-		return nil, fmt.Errorf("%w: pid payload is not a 2-element array", ErrInvalid)
-	}
-	code, err := d.PeekCode()
-	if err != nil || !msgpcode.IsString(code) {
-		return nil, fmt.Errorf("%w: pid node is not a string", ErrInvalid)
-	}
-	node, err := d.DecodeString()
-	if err != nil {
-		return nil, truncated(err)
-	}
-
-	if !validAtomName(node) {
-		return nil, fmt.Errorf("%w: pid node %q is not UTF-8 or exceeds %d characters", ErrInvalid, node, MaxAtomLen)
-	}
-	code, err = d.PeekCode()
-	if err != nil || !(msgpcode.IsFixedNum(code) && code <= msgpcode.PosFixedNumHigh ||
-		code == msgpcode.Uint8 || code == msgpcode.Uint16 || code == msgpcode.Uint32 || code == msgpcode.Uint64) {
-		return nil, fmt.Errorf("%w: pid id is not an unsigned integer", ErrInvalid)
-	}
-	id, err := d.DecodeUint64()
-	if err != nil {
-		return nil, truncated(err)
-	}
-
-	if r.Len() != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes in pid payload", ErrInvalid, r.Len())
-	}
-	return PID{Node: Atom(node), ID: id}, nil
 }
 
 // appendKey appends a byte form of v that is equal for two terms exactly

@@ -289,3 +289,117 @@ func TestMapGetPut(t *testing.T) {
 		t.Error("nil map Get found a key")
 	}
 }
+
+// TestMarshalMatchesMsgpack checks the hand-written encoder against the
+// msgpack library at every length and integer boundary where the form
+// changes.
+func TestMarshalMatchesMsgpack(t *testing.T) {
+	ints := []int64{0, 127, 128, 255, 256, 65535, 65536, math.MaxUint32, math.MaxUint32 + 1, math.MaxInt64,
+		-1, -32, -33, -128, -129, -32768, -32769, math.MinInt32, math.MinInt32 - 1, math.MinInt64}
+	for _, n := range ints {
+		checkSameAsMsgpack(t, n, n)
+	}
+	checkSameAsMsgpack(t, 2.5, 2.5)
+	for _, size := range []int{0, 31, 32, 255, 256, 65535, 65536} {
+		s := strings.Repeat("a", size)
+		checkSameAsMsgpack(t, s, s)
+		checkSameAsMsgpack(t, []byte(s), []byte(s))
+	}
+	for _, size := range []int{0, 15, 16, 65535, 65536} {
+		list := make(List, size)
+		checkSameAsMsgpack(t, list, []any(list))
+		m := &Map{}
+		want := make(map[int64]any, size)
+		for i := range min(size, 70000) {
+			m.Entries = append(m.Entries, Pair{int64(i), nil})
+			want[int64(i)] = nil
+		}
+		checkSameHeader(t, m, want)
+	}
+}
+
+// checkSameHeader compares the map header and the total size, because
+// the msgpack library orders the keys differently.
+func checkSameHeader(t *testing.T, m *Map, ref map[int64]any) {
+	t.Helper()
+	got, err := Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := referenceMsgpack(t, ref)
+	header := 1
+	switch want[0] {
+	case 0xde:
+		header = 3
+	case 0xdf:
+		header = 5
+	}
+	if !bytes.Equal(got[:header], want[:header]) || len(got) != len(want) {
+		t.Errorf("Marshal(map of %d entries) = %x... (%d bytes), msgpack has %x... (%d bytes)", m.Len(), got[:header], len(got), want[:header], len(want))
+	}
+}
+
+func checkSameAsMsgpack(t *testing.T, v, ref any) {
+	t.Helper()
+	got, err := Marshal(v)
+	if err != nil {
+		t.Fatalf("Marshal(%T of %.20s): %v", v, Inspect(v), err)
+	}
+	want := referenceMsgpack(t, ref)
+	if !bytes.Equal(got, want) {
+		t.Errorf("Marshal(%T of %.20s) = %x..., msgpack has %x...", v, Inspect(v), got[:min(len(got), 8)], want[:min(len(want), 8)])
+	}
+}
+
+// referenceMsgpack encodes v with the msgpack library, set up to pick the
+// shortest integer forms as Marshal does.
+func referenceMsgpack(t *testing.T, v any) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	enc.UseCompactInts(true)
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestMarshalExtHeaders checks the extension header at each length where
+// its form changes, and that the payload follows it intact.
+func TestMarshalExtHeaders(t *testing.T) {
+	tests := []struct {
+		payload int // bytes of the tuple payload
+		header  string
+	}{
+		{1, "d402"}, {2, "d502"}, {3, "c70302"}, {4, "d602"}, {8, "d702"}, {16, "d802"},
+		{17, "c71102"}, {255, "c7ff02"}, {256, "c8010002"}, {65536, "c90001000002"},
+	}
+	for _, tt := range tests {
+		// A tuple of nothing takes 1 byte (the array header), and one of a
+		// string takes 1 byte, the string header and the string.
+		in := Tuple{}
+		switch n := tt.payload - 1; {
+		case n == 0:
+		case n <= 32:
+			in = Tuple{strings.Repeat("x", n-1)}
+		case n <= 257:
+			in = Tuple{strings.Repeat("x", n-2)}
+		default:
+			in = Tuple{strings.Repeat("x", n-3)}
+		}
+		b, err := Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hex.EncodeToString(b[:len(tt.header)/2]); got != tt.header {
+			t.Errorf("tuple payload of %d bytes: header %s, want %s", tt.payload, got, tt.header)
+		}
+		if len(b) != len(tt.header)/2+tt.payload {
+			t.Errorf("tuple payload of %d bytes: encoded %d bytes, want %d", tt.payload, len(b), len(tt.header)/2+tt.payload)
+		}
+		back, err := Unmarshal(b)
+		if err != nil || !Equal(back, in) {
+			t.Errorf("tuple payload of %d bytes: Unmarshal = %v, %v", tt.payload, back != nil, err)
+		}
+	}
+}

@@ -120,7 +120,8 @@ func normalize(v any) any {
 		case "nil":
 			return nil
 		}
-		return x
+		// v, not x: boxing x again would allocate.
+		return v
 	case int:
 		return int64(x)
 	case int8:
@@ -139,12 +140,12 @@ func normalize(v any) any {
 		if uint64(x) <= math.MaxInt64 {
 			return int64(x)
 		}
-		return x
+		return v
 	case uint64:
 		if x <= math.MaxInt64 {
 			return int64(x)
 		}
-		return x
+		return v
 	case float32:
 		return float64(x)
 	case []any:
