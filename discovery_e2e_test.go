@@ -382,10 +382,11 @@ func TestDiscoveryFlagErrors(t *testing.T) {
 func TestDiscoverySideBySide(t *testing.T) {
 	hl := newHostLab(t, 3)
 	// Node 1 finds node 2 by the host list and node 3 by gossip; node 3
-	// has gossip only, and node 2 nothing.
-	n2 := hl.startNode(2, ipName(hl, 2), "--discovery", "none")
-	n3 := hl.startNode(3, ipName(hl, 3), "--discovery", "gossip", "--gossip-interval", "200ms")
-	n1 := hl.startNode(1, ipName(hl, 1), "--discovery", "gossip,hosts", "--hosts", "n@"+hl.addr(2), "--gossip-interval", "200ms")
+	// has gossip only, and node 2 nothing. The transitive mesh is off, so
+	// that node 2 does not reach node 3 through node 1's peer list.
+	n2 := hl.startNode(2, ipName(hl, 2), "--discovery", "none", "--connect-all=false")
+	n3 := hl.startNode(3, ipName(hl, 3), "--discovery", "gossip", "--gossip-interval", "200ms", "--connect-all=false")
+	n1 := hl.startNode(1, ipName(hl, 1), "--discovery", "gossip,hosts", "--hosts", "n@"+hl.addr(2), "--gossip-interval", "200ms", "--connect-all=false")
 	want := []string{atomOf(ipName(hl, 2)), atomOf(ipName(hl, 3))}
 	if got, ok := n1.listUntil(containsAll(want...), meshTimeout); !ok {
 		t.Fatalf("Node.list on node 1 = %s, want %v", got, want)

@@ -49,6 +49,8 @@ type options struct {
 	script         shell.ScriptOptions // --eval, --no-halt, --script, --format
 	netTicktime    int
 	distEncrypt    bool
+	hidden         bool
+	connectAll     bool
 	disc           discoveryOptions
 }
 
@@ -81,6 +83,8 @@ func newFlagSet(opts *options, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&opts.gossipInterval, "gossip-interval", discovery.DefaultGossipInterval, "mean `DURATION` between gossip heartbeats")
 	fs.IntVar(&opts.netTicktime, "net-ticktime", defaultNetTicktime, "`SECONDS` of silence after which a peer is down, as in Erlang; a tick is sent every SECONDS/4")
 	fs.BoolVar(&opts.distEncrypt, "dist-encrypt", true, "seal every frame between nodes with AES-256-GCM; every node of a cluster must agree")
+	fs.BoolVar(&opts.hidden, "hidden", false, "run as a hidden node, as erl -hidden: peers list it only in Node.list(:hidden), do not pass it on to others, and it connects to no peer's peers")
+	fs.BoolVar(&opts.connectAll, "connect-all", true, "connect to the peers of each peer, so connected nodes form a full mesh, as Erlang's connect_all; false sends and follows no peer lists")
 	addDiscoveryFlags(fs, &opts.disc)
 	fs.StringVar(&opts.logLevel, "log-level", "info", "least `LEVEL` of log lines shown: debug, info, warning or error")
 	fs.BoolVar(&opts.noColor, "no-color", false, "print without color (also when NO_COLOR is set)")
@@ -197,6 +201,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		TickInterval: time.Duration(opts.netTicktime) * time.Second / 4,
 		TickTimeout:  time.Duration(opts.netTicktime) * time.Second,
 		NoEncrypt:    !opts.distEncrypt,
+		Hidden:       opts.hidden,
+		NoConnectAll: !opts.connectAll,
 		Logger:       logger,
 	})
 	cancel()

@@ -90,6 +90,7 @@ type Conn struct {
 	log  *slog.Logger
 
 	peerCreation uint64       // the creation the peer proved in the handshake
+	peerFlags    Flag         // the flags the peer proved in the handshake
 	seal         *frameCipher // nil when frames go in clear; owned by the writer goroutine after Start
 
 	wake       chan struct{} // capacity 1; a value means the queue may be non-empty
@@ -396,6 +397,12 @@ func (c *Conn) readLoop(h Handler) error {
 			c.mu.Unlock()
 			if ch != nil {
 				close(ch)
+			}
+		case FramePeers:
+			if ph, ok := h.(PeersHandler); ok {
+				c.inCallback.Add(1)
+				ph.HandlePeers(int(f.ListenPort), f.Peers, f.PeersSkipped)
+				c.inCallback.Add(-1)
 			}
 		case FrameGoodbye:
 			return ErrClosedByPeer

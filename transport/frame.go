@@ -64,6 +64,18 @@ const (
 	// FrameGoodbye announces that the sender closes the connection:
 	//	[8, reason str]
 	FrameGoodbye FrameType = 8
+
+	// FramePeers carries the sender's visible peers, for the transitive
+	// mesh (Erlang's connect_all):
+	//	[11, listen_port uint, peers [[name str, addr str], ...]]
+	// listen_port is the TCP port the sender listens on, or 0. Each entry
+	// names a node the sender is connected to and the transport address
+	// (host:port) the sender reaches it at, empty when it knows none that
+	// other hosts can use. A node sends it after a connection comes up
+	// and when its set of visible peers changes, at most MaxPeerEntries
+	// entries. Entries may carry further fields after addr. Numbers 9 and
+	// 10 are taken by the remote call frames.
+	FramePeers FrameType = 11
 )
 
 // Flag is a bit of the flags field of FrameHello and FrameStatus. Bits
@@ -75,6 +87,12 @@ const (
 	// handshake (see Config.NoEncrypt). Both sides must agree, or the
 	// server rejects the client with StatusEncryption.
 	FlagEncrypt Flag = 1 << 0
+
+	// FlagHidden says that the sender is a hidden node (--hidden): a
+	// connection with a hidden node on either side is hidden on both, so
+	// it is left out of Node.list and of the peer lists of FramePeers.
+	// The two sides may differ in this bit.
+	FlagHidden Flag = 1 << 1
 )
 
 // frameHeaderSize is the size of the big-endian length before each body.
@@ -90,10 +108,11 @@ var frameTypeNames = [...]string{
 	FramePing:    "ping",
 	FramePong:    "pong",
 	FrameGoodbye: "goodbye",
+	FramePeers:   "peers",
 }
 
 func (t FrameType) String() string {
-	if int(t) < len(frameTypeNames) {
+	if int(t) < len(frameTypeNames) && frameTypeNames[t] != "" {
 		return frameTypeNames[t]
 	}
 	return fmt.Sprintf("frame type %d", uint8(t))
@@ -102,7 +121,8 @@ func (t FrameType) String() string {
 // Frame is one decoded frame. Only the fields that the layout of Type
 // lists are used: Version, Name, Nonce, Flags and Creation for hello;
 // Status, Reason, Name, Nonce, Flags and Creation for status; Digest for reply and ack; To, From and Payload for
-// message; ID for ping and pong; Reason for goodbye. A frame of an unknown
+// message; ID for ping and pong; Reason for goodbye; ListenPort, Peers and
+// PeersSkipped for peers. A frame of an unknown
 // type decodes with only Type set.
 type Frame struct {
 	Type     FrameType
@@ -118,6 +138,10 @@ type Frame struct {
 	From     string
 	Payload  []byte
 	ID       uint64
+
+	ListenPort   uint16
+	Peers        []PeerAddr
+	PeersSkipped int // entries past MaxPeerEntries that the decoder dropped
 }
 
 // AppendFrame appends f's length header and body to dst and returns the
@@ -167,6 +191,8 @@ func AppendFrame(dst []byte, f *Frame, maxSize int) ([]byte, error) {
 		dst = appendArrayHeader(dst, 2)
 		dst = append(dst, byte(f.Type))
 		dst = appendStr(dst, f.Reason)
+	case FramePeers:
+		dst = appendPeersBody(dst, f)
 	}
 	return dst, nil
 }
@@ -189,6 +215,8 @@ func bodySize(f *Frame) (int, error) {
 		n = 2 + uintSize(f.ID)
 	case FrameGoodbye:
 		n = 2 + strSize(f.Reason)
+	case FramePeers:
+		n = peersBodySize(f)
 	default:
 		return 0, fmt.Errorf("encode frame: unknown %s", f.Type)
 	}
@@ -313,6 +341,8 @@ func decodeRequired(d *mpDecoder, f *Frame, fields int, cache *internCache) (int
 		want = 1
 	case FrameMessage:
 		want = 3
+	case FramePeers:
+		want = 2
 	default:
 		// An unknown type: the caller skips every field.
 		return 0, nil
@@ -354,6 +384,8 @@ func decodeRequired(d *mpDecoder, f *Frame, fields int, cache *internCache) (int
 		f.ID, err = d.readUint()
 	case FrameGoodbye:
 		f.Reason, err = readString(d)
+	case FramePeers:
+		err = decodePeers(d, f)
 	}
 	return want, err
 }
