@@ -75,7 +75,7 @@ func newFlagSet(opts *options, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&opts.port, "port", 0, "TCP `PORT` to listen on for other nodes (0: any free port)")
 	fs.BoolVar(&opts.noShell, "no-shell", false, "run the node without a shell until SIGINT or SIGTERM, logging to standard error")
 	fs.StringVar(&opts.discovery, "discovery", "gossip", "how to find peers: comma-separated `LIST` of gossip (UDP multicast), hosts, hosts-file, dns and swim, or none (default: the strategies whose flags are given, else gossip)")
-	fs.StringVar(&opts.gossipGroup, "gossip-group", discovery.DefaultGossipGroup.String(), "multicast `ADDRESS` for gossip heartbeats")
+	fs.StringVar(&opts.gossipGroup, "gossip-group", discovery.DefaultGossipGroup.String(), "multicast `ADDRESS` for gossip heartbeats: IPv4, or IPv6 (ff02::/16, ff05::/16 and so on) with --gossip-if")
 	fs.IntVar(&opts.gossipPort, "gossip-port", discovery.DefaultGossipPort, "UDP `PORT` for gossip heartbeats")
 	fs.StringVar(&opts.gossipIf, "gossip-if", "", "network interface `NAME|ADDRESS` for gossip (default: chosen by the routing table)")
 	fs.IntVar(&opts.gossipTTL, "gossip-ttl", discovery.DefaultGossipTTL, "multicast `TTL` (hops) of gossip heartbeats")
@@ -289,8 +289,11 @@ func gossipConfig(opts options) (*discovery.GossipConfig, error) {
 		return nil, nil
 	}
 	group := net.ParseIP(opts.gossipGroup)
-	if group == nil || !group.IsMulticast() || group.To4() == nil {
-		return nil, fmt.Errorf("invalid --gossip-group %q: want an IPv4 multicast address such as %s", opts.gossipGroup, discovery.DefaultGossipGroup)
+	if group == nil || !group.IsMulticast() {
+		return nil, fmt.Errorf("invalid --gossip-group %q: want a multicast address such as %s, or ff02::4a47 with --gossip-if", opts.gossipGroup, discovery.DefaultGossipGroup)
+	}
+	if group.To4() == nil && strings.TrimSpace(opts.gossipIf) == "" {
+		return nil, fmt.Errorf("--gossip-group %s is an IPv6 group, which needs --gossip-if NAME|ADDRESS: IPv6 multicast has no default interface", opts.gossipGroup)
 	}
 	if opts.gossipPort < 1 || opts.gossipPort > 65535 {
 		return nil, fmt.Errorf("invalid --gossip-port %d: want 1 to 65535", opts.gossipPort)

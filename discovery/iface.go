@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -66,4 +67,99 @@ func describeInterface(ifi *net.Interface) string {
 		return "chosen by routing"
 	}
 	return ifi.Name
+}
+
+// logChoice logs the interface that gossip goes out on, and whether other
+// interfaces could carry it. Heartbeats carry the address of the
+// interface they leave by, so gossip on loopback, where other interfaces
+// exist, is logged as a warning: nodes on other hosts would not hear it.
+func (g *Gossip) logChoice() {
+	chosen := g.ifi
+	how := "set by the gossip interface"
+	if chosen == nil {
+		chosen = routedInterface(g.group, g.port)
+		how = "chosen by the routing table"
+	}
+	candidates := multicastInterfaces()
+	names := make([]string, len(candidates))
+	for i, ifi := range candidates {
+		names[i] = ifi.Name
+	}
+	name, addrs := "unknown", ""
+	if chosen != nil {
+		name, addrs = chosen.Name, interfaceAddrs(chosen)
+	}
+	attrs := []any{"group", g.group.String(), "port", g.port, "interface", name, "addrs", addrs, "sealed", g.codec.Sealed()}
+	switch {
+	case chosen != nil && chosen.Flags&net.FlagLoopback != 0 && len(candidates) > 0:
+		g.logger.Warn("gossip goes out on loopback "+name+", so nodes on other hosts do not hear it; set --gossip-if to one of "+strings.Join(names, ", "), attrs...)
+	case len(candidates) > 1:
+		g.logger.Info("gossip on interface "+name+" ("+how+") of several that carry multicast: "+strings.Join(names, ", ")+"; set --gossip-if to choose", attrs...)
+	default:
+		g.logger.Info("gossip on interface "+name+" ("+how+")", attrs...)
+	}
+}
+
+// routedInterface returns the interface that the routing table picks for
+// group, or nil. Connecting a UDP socket sends nothing; it only picks
+// the source address.
+func routedInterface(group net.IP, port int) *net.Interface {
+	network := "udp4"
+	if group.To4() == nil {
+		network = "udp6"
+	}
+	c, err := net.Dial(network, net.JoinHostPort(group.String(), strconv.Itoa(port)))
+	if err != nil {
+		return nil
+	}
+	defer c.Close()
+	local, ok := c.LocalAddr().(*net.UDPAddr)
+	if !ok {
+		return nil
+	}
+	ip, ok := netip.AddrFromSlice(local.IP)
+	if !ok {
+		return nil
+	}
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return nil
+	}
+	for i := range ifaces {
+		if hasAddr(&ifaces[i], ip) {
+			return &ifaces[i]
+		}
+	}
+	return nil
+}
+
+// multicastInterfaces returns the interfaces that are up, carry multicast
+// and are not loopback.
+func multicastInterfaces() []net.Interface {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return nil
+	}
+	var out []net.Interface
+	for _, ifi := range ifaces {
+		if ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagMulticast != 0 && ifi.Flags&net.FlagLoopback == 0 {
+			out = append(out, ifi)
+		}
+	}
+	return out
+}
+
+// interfaceAddrs returns ifi's addresses, comma-separated.
+func interfaceAddrs(ifi *net.Interface) string {
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return ""
+	}
+	var out []string
+	for _, a := range addrs {
+		if ipnet, ok := a.(*net.IPNet); ok {
+			out = append(out, ipnet.IP.String())
+		}
+	}
+	return strings.Join(out, ",")
 }

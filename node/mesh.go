@@ -138,6 +138,9 @@ func (p *peer) reachableAddrLocked() string {
 		ap = netip.AddrPortFrom(ap.Addr(), uint16(p.listenPort))
 	}
 	ip := ap.Addr().Unmap()
+	// NOTE: a link-local IPv6 address keeps its zone, the interface name
+	// on this host, which is right on another host only when the two
+	// interfaces have the same name.
 	if !ip.IsValid() || ip.IsLoopback() || ip.IsUnspecified() {
 		return ""
 	}
