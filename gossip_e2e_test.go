@@ -87,3 +87,12 @@ func TestGossipJoinsWhenLinkComesUp(t *testing.T) {
 	}
 	n2.waitStderr("after its interface came up", time.Second)
 }
+
+func TestGossipWarnsOnLoopback(t *testing.T) {
+	hl := newHostLab(t, 1)
+	// Multicast routed over loopback stays on the host, although eth0
+	// could carry it.
+	hl.lab.Host(1).Run(t, "ip link set lo multicast on && ip route replace 224.0.0.0/4 dev lo")
+	p := hl.startNode(1, ipName(hl, 1), "--discovery", "gossip")
+	p.waitStderr("gossip goes out on loopback lo, so nodes on other hosts do not hear it; set --gossip-if to one of eth0", 5*time.Second)
+}

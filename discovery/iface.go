@@ -1,10 +1,13 @@
 package discovery
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -101,9 +104,22 @@ func (g *Gossip) logChoice() {
 }
 
 // routedInterface returns the interface that the routing table picks for
-// group, or nil. Connecting a UDP socket sends nothing; it only picks
-// the source address.
+// group, or nil. On Linux it reads the IPv4 routes from /proc/net/route.
+// Elsewhere it takes the interface of the source address that a UDP
+// socket connected to the group gets, which may be another interface's
+// address when the route leads to loopback. Connecting a UDP socket sends
+// nothing.
 func routedInterface(group net.IP, port int) *net.Interface {
+	if v4 := group.To4(); v4 != nil {
+		if data, err := os.ReadFile("/proc/net/route"); err == nil {
+			if name := routeDevice(string(data), v4); name != "" {
+				ifi, err := net.InterfaceByName(name)
+				if err == nil {
+					return ifi
+				}
+			}
+		}
+	}
 	network := "udp4"
 	if group.To4() == nil {
 		network = "udp6"
@@ -162,4 +178,30 @@ func interfaceAddrs(ifi *net.Interface) string {
 		}
 	}
 	return strings.Join(out, ",")
+}
+
+// routeDevice returns the interface of the route in table, the text of
+// /proc/net/route, that matches ip with the longest prefix and then the
+// least metric, or "" when none does. Addresses and masks in the table
+// are hexadecimal words in the host's byte order.
+func routeDevice(table string, ip net.IP) string {
+	want := binary.NativeEndian.Uint32(ip.To4())
+	best, bestOnes, bestMetric := "", -1, uint64(0)
+	for i, line := range strings.Split(table, "\n") {
+		f := strings.Fields(line)
+		if i == 0 || len(f) < 8 {
+			continue
+		}
+		dest, err1 := strconv.ParseUint(f[1], 16, 32)
+		metric, err2 := strconv.ParseUint(f[6], 10, 64)
+		mask, err3 := strconv.ParseUint(f[7], 16, 32)
+		if err1 != nil || err2 != nil || err3 != nil || want&uint32(mask) != uint32(dest) {
+			continue
+		}
+		ones := bits.OnesCount32(uint32(mask))
+		if ones > bestOnes || (ones == bestOnes && metric < bestMetric) {
+			best, bestOnes, bestMetric = f[0], ones, metric
+		}
+	}
+	return best
 }
