@@ -238,6 +238,16 @@ func TestDiscoveryMeshAcrossHosts(t *testing.T) {
 			},
 		},
 		{
+			// Every node knows only node 1, and the transitive mesh
+			// connects nodes 2 and 3, also after host 3 heals.
+			strategy:  "hosts-one-seed",
+			component: "hosts",
+			names:     ipName,
+			args: func(_ *testing.T, hl *hostLab) []string {
+				return []string{"--hosts", ipName(hl, 1)}
+			},
+		},
+		{
 			strategy:  "gossip-ipv6",
 			component: "gossip",
 			names:     ipv6Name,
