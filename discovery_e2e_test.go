@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -237,6 +238,52 @@ func TestDiscoveryMeshAcrossHosts(t *testing.T) {
 			},
 		},
 		{
+			// Every node knows only node 1, and the transitive mesh
+			// connects nodes 2 and 3, also after host 3 heals.
+			strategy:  "hosts-one-seed",
+			component: "hosts",
+			names:     ipName,
+			args: func(_ *testing.T, hl *hostLab) []string {
+				return []string{"--hosts", ipName(hl, 1)}
+			},
+		},
+		{
+			strategy:  "gossip-ipv6",
+			component: "gossip",
+			names:     ipv6Name,
+			args: func(*testing.T, *hostLab) []string {
+				return []string{"--discovery", "gossip", "--gossip-interval", "200ms", "--gossip-group", "ff02::4a47", "--gossip-if", "eth0"}
+			},
+		},
+		{
+			strategy:  "hosts-file-ipv6",
+			component: "hosts-file",
+			names:     ipv6Name,
+			args: func(t *testing.T, hl *hostLab) []string {
+				path := filepath.Join(t.TempDir(), ".hosts.erlang")
+				var data strings.Builder
+				for _, h := range hl.lab.Hosts {
+					fmt.Fprintf(&data, "'%s'.\n", h.Addr6)
+				}
+				if err := os.WriteFile(path, []byte(data.String()), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return []string{"--discovery", "hosts-file", "--hosts-file", path}
+			},
+		},
+		{
+			strategy:  "swim-ipv6",
+			component: "swim",
+			names:     ipv6Name,
+			args: func(_ *testing.T, hl *hostLab) []string {
+				var seeds []string
+				for _, h := range hl.lab.Hosts {
+					seeds = append(seeds, net.JoinHostPort(h.Addr6.String(), "7946"))
+				}
+				return []string{"--discovery", "swim", "--join", strings.Join(seeds, ",")}
+			},
+		},
+		{
 			strategy:  "dns-srv",
 			component: "dns",
 			names:     func(_ *hostLab, i int) string { return fmt.Sprintf("n@h%d.nodes.lab", i) },
@@ -270,6 +317,13 @@ func TestDiscoveryMeshAcrossHosts(t *testing.T) {
 				component = tc.strategy
 			}
 			checkStrategyLog(t, nodes, component)
+			if strings.Contains(nodes[1].name, ":") {
+				// Nodes named after IPv6 addresses talk over IPv6.
+				info := nodes[0].p.eval("Node.info(" + atomOf(nodes[1].name) + ")")
+				if !strings.Contains(info, `address: "[fd99::`) {
+					t.Errorf("Node.info of node 2 on node 1 = %s, want an IPv6 address", info)
+				}
+			}
 			checkCutAndHeal(t, hl, nodes)
 		})
 	}
@@ -368,6 +422,9 @@ func TestDiscoveryFlagErrors(t *testing.T) {
 		{[]string{"--dns-query", "x.test", "--dns-basename", "a@b"}, "invalid basename"},
 		{[]string{"--join", "seed:notaport"}, `invalid seed "seed:notaport"`},
 		{[]string{"--discovery", "swim", "--swim-port", "70000"}, "invalid port 70000"},
+		{[]string{"--gossip-group", "ff02::4a47"}, "is an IPv6 group, which needs --gossip-if"},
+		{[]string{"--gossip-group", "fd99::1"}, "want a multicast address"},
+		{[]string{"--gossip-if", "eth9"}, `unknown gossip interface "eth9"`},
 	} {
 		p := l.start(append([]string{"--sname", "a", "--cookie", "genki"}, tc.args...)...)
 		if code := p.waitExit(10 * time.Second); code != 2 {
@@ -382,10 +439,11 @@ func TestDiscoveryFlagErrors(t *testing.T) {
 func TestDiscoverySideBySide(t *testing.T) {
 	hl := newHostLab(t, 3)
 	// Node 1 finds node 2 by the host list and node 3 by gossip; node 3
-	// has gossip only, and node 2 nothing.
-	n2 := hl.startNode(2, ipName(hl, 2), "--discovery", "none")
-	n3 := hl.startNode(3, ipName(hl, 3), "--discovery", "gossip", "--gossip-interval", "200ms")
-	n1 := hl.startNode(1, ipName(hl, 1), "--discovery", "gossip,hosts", "--hosts", "n@"+hl.addr(2), "--gossip-interval", "200ms")
+	// has gossip only, and node 2 nothing. The transitive mesh is off, so
+	// that node 2 does not reach node 3 through node 1's peer list.
+	n2 := hl.startNode(2, ipName(hl, 2), "--discovery", "none", "--connect-all=false")
+	n3 := hl.startNode(3, ipName(hl, 3), "--discovery", "gossip", "--gossip-interval", "200ms", "--connect-all=false")
+	n1 := hl.startNode(1, ipName(hl, 1), "--discovery", "gossip,hosts", "--hosts", "n@"+hl.addr(2), "--gossip-interval", "200ms", "--connect-all=false")
 	want := []string{atomOf(ipName(hl, 2)), atomOf(ipName(hl, 3))}
 	if got, ok := n1.listUntil(containsAll(want...), meshTimeout); !ok {
 		t.Fatalf("Node.list on node 1 = %s, want %v", got, want)

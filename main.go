@@ -50,6 +50,8 @@ type options struct {
 	script         shell.ScriptOptions // --eval, --no-halt, --script, --format
 	netTicktime    int
 	distEncrypt    bool
+	hidden         bool
+	connectAll     bool
 	disc           discoveryOptions
 }
 
@@ -74,7 +76,7 @@ func newFlagSet(opts *options, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&opts.port, "port", 0, "TCP `PORT` to listen on for other nodes (0: any free port)")
 	fs.BoolVar(&opts.noShell, "no-shell", false, "run the node without a shell until SIGINT or SIGTERM, logging to standard error")
 	fs.StringVar(&opts.discovery, "discovery", "gossip", "how to find peers: comma-separated `LIST` of gossip (UDP multicast), hosts, hosts-file, dns and swim, or none (default: the strategies whose flags are given, else gossip)")
-	fs.StringVar(&opts.gossipGroup, "gossip-group", discovery.DefaultGossipGroup.String(), "multicast `ADDRESS` for gossip heartbeats")
+	fs.StringVar(&opts.gossipGroup, "gossip-group", discovery.DefaultGossipGroup.String(), "multicast `ADDRESS` for gossip heartbeats: IPv4, or IPv6 (ff02::/16, ff05::/16 and so on) with --gossip-if")
 	fs.IntVar(&opts.gossipPort, "gossip-port", discovery.DefaultGossipPort, "UDP `PORT` for gossip heartbeats")
 	fs.StringVar(&opts.gossipIf, "gossip-if", "", "network interface `NAME|ADDRESS` for gossip (default: chosen by the routing table)")
 	fs.IntVar(&opts.gossipTTL, "gossip-ttl", discovery.DefaultGossipTTL, "multicast `TTL` (hops) of gossip heartbeats")
@@ -82,6 +84,8 @@ func newFlagSet(opts *options, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&opts.gossipInterval, "gossip-interval", discovery.DefaultGossipInterval, "mean `DURATION` between gossip heartbeats")
 	fs.IntVar(&opts.netTicktime, "net-ticktime", defaultNetTicktime, "`SECONDS` of silence after which a peer is down, as in Erlang; a tick is sent every SECONDS/4")
 	fs.BoolVar(&opts.distEncrypt, "dist-encrypt", true, "seal every frame between nodes with AES-256-GCM; every node of a cluster must agree")
+	fs.BoolVar(&opts.hidden, "hidden", false, "run as a hidden node, as erl -hidden: peers list it only in Node.list(:hidden), do not pass it on to others, and it connects to no peer's peers")
+	fs.BoolVar(&opts.connectAll, "connect-all", true, "connect to the peers of each peer, so connected nodes form a full mesh, as Erlang's connect_all; false sends and follows no peer lists")
 	addDiscoveryFlags(fs, &opts.disc)
 	fs.StringVar(&opts.logLevel, "log-level", "info", "least `LEVEL` of log lines shown: debug, info, warning or error")
 	fs.BoolVar(&opts.noColor, "no-color", false, "print without color (also when NO_COLOR is set)")
@@ -208,6 +212,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		TickInterval: time.Duration(opts.netTicktime) * time.Second / 4,
 		TickTimeout:  time.Duration(opts.netTicktime) * time.Second,
 		NoEncrypt:    !opts.distEncrypt,
+		Hidden:       opts.hidden,
+		NoConnectAll: !opts.connectAll,
 		Logger:       logger,
 	})
 	cancel()
@@ -313,8 +319,11 @@ func gossipConfig(opts options) (*discovery.GossipConfig, error) {
 		return nil, nil
 	}
 	group := net.ParseIP(opts.gossipGroup)
-	if group == nil || !group.IsMulticast() || group.To4() == nil {
-		return nil, fmt.Errorf("invalid --gossip-group %q: want an IPv4 multicast address such as %s", opts.gossipGroup, discovery.DefaultGossipGroup)
+	if group == nil || !group.IsMulticast() {
+		return nil, fmt.Errorf("invalid --gossip-group %q: want a multicast address such as %s, or ff02::4a47 with --gossip-if", opts.gossipGroup, discovery.DefaultGossipGroup)
+	}
+	if group.To4() == nil && strings.TrimSpace(opts.gossipIf) == "" {
+		return nil, fmt.Errorf("--gossip-group %s is an IPv6 group, which needs --gossip-if NAME|ADDRESS: IPv6 multicast has no default interface", opts.gossipGroup)
 	}
 	if opts.gossipPort < 1 || opts.gossipPort > 65535 {
 		return nil, fmt.Errorf("invalid --gossip-port %d: want 1 to 65535", opts.gossipPort)

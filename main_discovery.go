@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -208,6 +209,14 @@ func otherStrategies(opts options, logger *slog.Logger) ([]namedStrategy, error)
 		build := func(n *node.Node) (discovery.Strategy, error) {
 			cfg.NodeName = n.Name()
 			cfg.TransportPort = n.Port()
+			// Bound to its default 0.0.0.0, memberlist advertises a
+			// private IPv4 address, which an IPv6-only network cannot
+			// reach. A node named after an IPv6 address binds that
+			// address, and memberlist advertises it.
+			_, host := node.SplitName(n.Name())
+			if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
+				cfg.BindAddr = ip.String()
+			}
 			return discovery.NewSWIM(cfg)
 		}
 		desc := fmt.Sprintf("swim, memberlist on port %d joining %s", d.swimPort, d.join)

@@ -22,8 +22,12 @@ import (
 type Runtime interface {
 	// Self returns this node's name.
 	Self() term.Atom
-	// List returns the names of the connected nodes.
+	// List returns the names of the nodes connected over visible
+	// connections.
 	List() []term.Atom
+	// Hidden returns the names of the nodes connected over hidden
+	// connections.
+	Hidden() []term.Atom
 	// Known returns the nodes this node has been connected to since the
 	// shell started, connected now or not, without Self.
 	Known() []term.Atom

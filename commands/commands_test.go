@@ -22,6 +22,7 @@ import (
 type fakeRuntime struct {
 	self      term.Atom
 	connected []term.Atom
+	hidden    []term.Atom
 	known     []term.Atom
 	reachable []term.Atom
 	mailbox   []any
@@ -34,6 +35,7 @@ func newFakeRuntime() *fakeRuntime {
 	return &fakeRuntime{
 		self:      "a@vm",
 		connected: []term.Atom{"b@vm"},
+		hidden:    []term.Atom{"h@vm"},
 		known:     []term.Atom{"b@vm", "old@vm"},
 		reachable: []term.Atom{"b@vm", "c@vm"},
 		names:     map[term.Atom]term.PID{"shell": {Node: "a@vm", ID: 1}},
@@ -41,9 +43,10 @@ func newFakeRuntime() *fakeRuntime {
 	}
 }
 
-func (f *fakeRuntime) Self() term.Atom    { return f.self }
-func (f *fakeRuntime) List() []term.Atom  { return slices.Clone(f.connected) }
-func (f *fakeRuntime) Known() []term.Atom { return slices.Clone(f.known) }
+func (f *fakeRuntime) Self() term.Atom     { return f.self }
+func (f *fakeRuntime) List() []term.Atom   { return slices.Clone(f.connected) }
+func (f *fakeRuntime) Known() []term.Atom  { return slices.Clone(f.known) }
+func (f *fakeRuntime) Hidden() []term.Atom { return slices.Clone(f.hidden) }
 
 func (f *fakeRuntime) Ping(ctx context.Context, node term.Atom) (time.Duration, error) {
 	if node == f.self || slices.Contains(f.reachable, node) {

@@ -43,9 +43,13 @@ func runList(ev *evaluator, args []any) (any, error) {
 	}
 	for _, k := range kinds {
 		switch k {
-		case term.Atom("visible"), term.Atom("connected"):
+		case term.Atom("visible"):
 			add(ev.rt.List()...)
+		case term.Atom("connected"):
+			add(ev.rt.List()...)
+			add(ev.rt.Hidden()...)
 		case term.Atom("hidden"):
+			add(ev.rt.Hidden()...)
 		case term.Atom("this"):
 			add(ev.rt.Self())
 		case term.Atom("known"):

@@ -58,7 +58,7 @@ func init() {
 		{name: "node", arities: []int{0}, usage: []string{"node()"}, help: "this node's name, like Node.self", nodeArg: -1, run: runSelf},
 		{name: "Node.alive?", arities: []int{0}, usage: []string{"Node.alive?"}, help: "true: a gonode node is always distributed", nodeArg: -1, run: runAlive},
 		{name: "Node.list", arities: []int{0, 1}, usage: []string{"Node.list", "Node.list(kind)"}, help: "connected nodes, or the nodes of kind",
-			doc: "kind is :visible (connected nodes, the default), :hidden (always [] because gonode has no hidden nodes), " +
+			doc: "kind is :visible (connected nodes, the default), :hidden (nodes connected over hidden connections: with --hidden, on either side), " +
 				":connected (visible and hidden), :this (this node), :known (this node and every node connected since the shell started), " +
 				"or a list of these, such as [:this, :visible].",
 			nodeArg: -1, run: runList},

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 )
 
 // Defaults of GossipConfig. The port and TTL are those of libcluster's
@@ -50,7 +51,9 @@ const (
 // GossipConfig configures a Gossip. The zero value of each field except
 // NodeName and TransportPort selects its default.
 type GossipConfig struct {
-	// Group is the IPv4 multicast group; nil means DefaultGossipGroup.
+	// Group is the IPv4 or IPv6 multicast group; nil means
+	// DefaultGossipGroup. An IPv6 group, such as ff02::4a47 (link-local
+	// scope) or ff05::4a47 (site-local), needs Interface.
 	Group net.IP
 	// Port is the UDP port of the group; 0 means DefaultGossipPort.
 	Port int
@@ -173,9 +176,15 @@ func NewGossip(cfg GossipConfig) (*Gossip, error) {
 func (g *Gossip) applyNumbers(cfg GossipConfig) error {
 	g.group = DefaultGossipGroup
 	if cfg.Group != nil {
-		g.group = cfg.Group.To4()
-		if g.group == nil || !g.group.IsMulticast() {
-			return fmt.Errorf("gossip group %s is not an IPv4 multicast address", cfg.Group)
+		g.group = cfg.Group
+		if v4 := cfg.Group.To4(); v4 != nil {
+			g.group = v4
+		}
+		if !g.group.IsMulticast() {
+			return fmt.Errorf("gossip group %s is not a multicast address", cfg.Group)
+		}
+		if g.group.To4() == nil && cfg.Interface == "" {
+			return fmt.Errorf("gossip group %s is an IPv6 group, which needs an interface: set the gossip interface (--gossip-if)", cfg.Group)
 		}
 	}
 
@@ -248,9 +257,14 @@ func (g *Gossip) Run(ctx context.Context, c Cluster) error {
 	if err != nil {
 		return err
 	}
-	g.logger.Debug("gossip started",
-		"group", g.group.String(), "port", g.port,
-		"interface", describeInterface(g.ifi), "sealed", g.codec.Sealed())
+	if err := g.joinWhenReady(ctx, conn); err != nil {
+		conn.Close()
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	g.logChoice()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -274,24 +288,74 @@ func (g *Gossip) Run(ctx context.Context, c Cluster) error {
 	return nil
 }
 
-// listen opens the UDP socket bound to the group and port, and joins the
-// group on g's interface.
-func (g *Gossip) listen(ctx context.Context) (*ipv4.PacketConn, error) {
+// isIPv6 reports whether g gossips on an IPv6 group.
+func (g *Gossip) isIPv6() bool { return g.group.To4() == nil }
+
+// listen opens the UDP socket bound to the group and port.
+func (g *Gossip) listen(ctx context.Context) (net.PacketConn, error) {
+	network := "udp4"
+	if g.isIPv6() {
+		network = "udp6"
+	}
 	addr := net.JoinHostPort(g.group.String(), strconv.Itoa(g.port))
 	lc := net.ListenConfig{Control: reuseAddr}
-	pc, err := lc.ListenPacket(ctx, "udp4", addr)
+	pc, err := lc.ListenPacket(ctx, network, addr)
 	if err != nil {
 		return nil, fmt.Errorf("gossip listen on %s: %w", addr, err)
 	}
-	conn := ipv4.NewPacketConn(pc)
-	if err := g.setupMulticast(conn); err != nil {
-		pc.Close()
-		return nil, err
-	}
-	return conn, nil
+	return pc, nil
 }
 
-func (g *Gossip) setupMulticast(conn *ipv4.PacketConn) error {
+// joinRetryInterval is the wait between two attempts to join the group
+// while the interface is down or has no route to the group.
+const joinRetryInterval = time.Second
+
+// joinWhenReady joins the group on g's interface. While that fails
+// because the interface is down, has no address yet or no route leads to
+// the group, it logs once and tries again every joinRetryInterval, so a
+// node whose network comes up after it started joins then. Any other
+// error is returned, and so is ctx's end.
+func (g *Gossip) joinWhenReady(ctx context.Context, pc net.PacketConn) error {
+	waiting := false
+	for {
+		err := g.setupMulticast(pc)
+		if err == nil {
+			if waiting {
+				g.logger.Info("gossip joined group " + g.group.String() + " after its interface came up")
+			}
+			return nil
+		}
+		if !networkNotReady(err) {
+			return err
+		}
+		if !waiting {
+			g.logger.Warn("cannot join the gossip group yet; retrying every "+joinRetryInterval.String()+" until the interface is up", "err", err)
+			waiting = true
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(joinRetryInterval):
+		}
+	}
+}
+
+// networkNotReady reports whether err is one that a network coming up
+// later can cure.
+func networkNotReady(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.ENODEV, syscall.ENETDOWN, syscall.ENETUNREACH, syscall.EADDRNOTAVAIL} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *Gossip) setupMulticast(pc net.PacketConn) error {
+	if g.isIPv6() {
+		return g.setupMulticast6(ipv6.NewPacketConn(pc))
+	}
+	conn := ipv4.NewPacketConn(pc)
 	where := describeInterface(g.ifi)
 	if err := conn.JoinGroup(g.ifi, &net.UDPAddr{IP: g.group}); err != nil {
 		if g.ifi == nil && errors.Is(err, syscall.ENODEV) {
@@ -314,9 +378,28 @@ func (g *Gossip) setupMulticast(conn *ipv4.PacketConn) error {
 	return nil
 }
 
+// setupMulticast6 is setupMulticast for an IPv6 group, whose interface
+// is always set.
+func (g *Gossip) setupMulticast6(conn *ipv6.PacketConn) error {
+	where := describeInterface(g.ifi)
+	if err := conn.JoinGroup(g.ifi, &net.UDPAddr{IP: g.group}); err != nil {
+		return fmt.Errorf("gossip join group %s on interface %s: %w", g.group, where, err)
+	}
+	if err := conn.SetMulticastInterface(g.ifi); err != nil {
+		return fmt.Errorf("gossip set multicast interface %s: %w", where, err)
+	}
+	if err := conn.SetMulticastHopLimit(g.ttl); err != nil {
+		return fmt.Errorf("gossip set multicast hop limit %d: %w", g.ttl, err)
+	}
+	if err := conn.SetMulticastLoopback(true); err != nil {
+		return fmt.Errorf("gossip enable multicast loopback: %w", err)
+	}
+	return nil
+}
+
 // sendLoop sends a heartbeat at once and then after each jittered
 // interval, until ctx is done.
-func (g *Gossip) sendLoop(ctx context.Context, conn *ipv4.PacketConn, self string) {
+func (g *Gossip) sendLoop(ctx context.Context, conn net.PacketConn, self string) {
 	dst := &net.UDPAddr{IP: g.group, Port: g.port}
 	hb := Heartbeat{Name: self, Port: g.tcpPort}
 	var failures uint64 // consecutive send failures
@@ -342,10 +425,10 @@ func (g *Gossip) sendLoop(ctx context.Context, conn *ipv4.PacketConn, self strin
 
 // send sends one heartbeat. It logs the first of a run of failures and the
 // recovery after it, and returns the new count of consecutive failures.
-func (g *Gossip) send(conn *ipv4.PacketConn, dst *net.UDPAddr, hb Heartbeat, failures uint64) uint64 {
+func (g *Gossip) send(conn net.PacketConn, dst *net.UDPAddr, hb Heartbeat, failures uint64) uint64 {
 	packet, err := g.codec.Encode(hb)
 	if err == nil {
-		_, err = conn.WriteTo(packet, nil, dst)
+		_, err = conn.WriteTo(packet, dst)
 	}
 	if err != nil {
 		g.stats.sendErrors.Add(1)

@@ -5,18 +5,16 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-
-	"golang.org/x/net/ipv4"
 )
 
 // receive reads datagrams from conn and handles each until conn is
 // closed, which returns nil, or a read fails, which returns the error.
-func (g *Gossip) receive(conn *ipv4.PacketConn, c Cluster, self string) error {
+func (g *Gossip) receive(conn net.PacketConn, c Cluster, self string) error {
 	// The kernel truncates a datagram to the buffer, so a buffer one byte
 	// larger than MaxPacketSize lets Decode see and reject oversized ones.
 	buf := make([]byte, MaxPacketSize+1)
 	for {
-		n, _, src, err := conn.ReadFrom(buf)
+		n, src, err := conn.ReadFrom(buf)
 		if errors.Is(err, net.ErrClosed) {
 			return nil
 		}

@@ -22,6 +22,10 @@ type peer struct {
 	outgoing bool   // this node dialed
 	via      string // origin of the connection: a strategy name, "node" or "incoming"
 	creation uint64 // the peer's run, proven in the handshake
+	// hidden is set when either side is a hidden node; the peer is then
+	// left out of List and of the peer lists sent to others.
+	hidden     bool
+	listenPort int // guarded by Node.mu; the port the peer announced in its peer list, or 0
 }
 
 // dial is an outgoing connection attempt in flight. Other callers that
@@ -107,12 +111,20 @@ func (n *Node) broadcastLocked() {
 	n.changed = make(chan struct{})
 }
 
-// List returns the connected nodes in the order they connected.
-func (n *Node) List() []string {
+// List returns the nodes connected over visible connections, in the
+// order they connected, as Erlang's nodes(). ListHidden returns the
+// others.
+func (n *Node) List() []string { return n.listWhere(false) }
+
+// listWhere returns the connected nodes whose connection is hidden or
+// not, in the order they connected.
+func (n *Node) listWhere(hidden bool) []string {
 	n.mu.Lock()
 	peers := make([]*peer, 0, len(n.peers))
 	for _, p := range n.peers {
-		peers = append(peers, p)
+		if p.hidden == hidden {
+			peers = append(peers, p)
+		}
 	}
 	n.mu.Unlock()
 	sort.Slice(peers, func(i, j int) bool { return peers[i].since.Before(peers[j].since) })
@@ -137,11 +149,15 @@ func (n *Node) Connected(node string) bool {
 // Connect connects to node and reports whether it is connected, as
 // Node.connect does: true when connected already or when node is this
 // node, false when the connection failed.
+// A failure is logged with its reason, at most once per second and node.
 func (n *Node) Connect(ctx context.Context, node string) bool {
 	if node == n.name {
 		return true
 	}
 	_, err := n.connect(ctx, node, "", "node")
+	if err != nil {
+		n.logCallFailure(node, err)
+	}
 	return err == nil
 }
 
@@ -173,7 +189,8 @@ func (n *Node) Disconnect(node string) bool {
 }
 
 // Ping connects to node when needed and checks that it replies, within
-// the configured ping timeout. It returns the round-trip time.
+// the configured ping timeout. It returns the round-trip time. A failure
+// is logged with its reason, as Connect does.
 func (n *Node) Ping(ctx context.Context, node string) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.PingTimeout)
 	defer cancel()
@@ -182,9 +199,14 @@ func (n *Node) Ping(ctx context.Context, node string) (time.Duration, error) {
 	}
 	p, err := n.connect(ctx, node, "", "node")
 	if err != nil {
+		n.logCallFailure(node, err)
 		return 0, err
 	}
-	return p.conn.Ping(ctx)
+	rtt, err := p.conn.Ping(ctx)
+	if err != nil {
+		n.logCallFailure(node, fmt.Errorf("ping %s: %w", node, err))
+	}
+	return rtt, err
 }
 
 // connect returns the connection to node, dialing it when there is none.
@@ -195,6 +217,9 @@ func (n *Node) connect(ctx context.Context, node, addr, via string) (*peer, erro
 	}
 	if node == n.name {
 		return nil, errors.New("cannot connect to this node itself")
+	}
+	if err := n.checkNameKind(node); err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.ConnectTimeout)
 	defer cancel()
@@ -345,12 +370,20 @@ func (n *Node) hostIP(ctx context.Context, host string) (string, error) {
 	if host == own {
 		return "127.0.0.1", nil
 	}
-	addrs, err := net.DefaultResolver.LookupHost(ctx, host)
+	resolver := n.cfg.Resolver
+	if resolver == nil {
+		resolver = net.DefaultResolver
+	}
+	addrs, err := resolver.LookupHost(ctx, host)
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+		return "", fmt.Errorf("%w: host %s does not resolve (no such host in DNS or the hosts file): %w", ErrHostNotFound, host, err)
+	}
 	if err != nil {
 		return "", fmt.Errorf("resolve host %s: %w", host, err)
 	}
 	if len(addrs) == 0 {
-		return "", fmt.Errorf("resolve host %s: no addresses", host)
+		return "", fmt.Errorf("%w: host %s resolves to no addresses", ErrHostNotFound, host)
 	}
 	return addrs[0], nil
 }
@@ -427,6 +460,12 @@ func (n *Node) admit(peerName string, creation uint64) transport.Status {
 	if _, err := ParseName(peerName); err != nil {
 		return transport.StatusNotAllowed
 	}
+	if err := n.checkNameKind(peerName); err != nil {
+		if n.firstReport(peerName, "name kind") {
+			n.log.Warn("rejected connection from "+term.Inspect(term.Atom(peerName)), "err", err)
+		}
+		return transport.StatusNotAllowed
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
@@ -459,7 +498,8 @@ func (n *Node) admit(peerName string, creation uint64) transport.Status {
 // smaller name stays, and both nodes decide alike.
 func (n *Node) keep(c *transport.Conn, outgoing bool, via string) {
 	name := c.Peer()
-	p := &peer{name: name, conn: c, since: time.Now(), outgoing: outgoing, via: via, creation: c.PeerCreation()}
+	p := &peer{name: name, conn: c, since: time.Now(), outgoing: outgoing, via: via, creation: c.PeerCreation(),
+		hidden: n.cfg.Hidden || c.PeerHidden()}
 
 	n.mu.Lock()
 	if n.closed {
@@ -490,6 +530,9 @@ func (n *Node) keep(c *transport.Conn, outgoing bool, via string) {
 		drop = c
 	}
 	kept := n.peers[name] == p
+	if kept && !p.hidden && n.meshEnabled() {
+		n.wakeMeshLocked()
+	}
 	if kept {
 		// Start before unlocking, so that no Send finds the peer in the
 		// table before its connection runs. Start does not block.
@@ -548,6 +591,9 @@ func (h *peerHandler) HandleDown(err error) {
 	reason := transport.Reason(err)
 	if current && !n.closed {
 		n.emitLocked(Event{Kind: NodeDown, Node: h.p.name, Reason: reason})
+		if !h.p.hidden && n.meshEnabled() {
+			n.wakeMeshLocked()
+		}
 	}
 	closing := n.closed
 	n.mu.Unlock()
@@ -567,22 +613,33 @@ func (h *peerHandler) HandleDown(err error) {
 // failure from 0.5 s up to 10 s. Failures are logged once per node and
 // reason until the node connects.
 func (n *Node) ConnectLater(node, addr, via string) {
+	n.connectLater(node, addr, via, false)
+}
+
+// startResult is what connectLater did.
+type startResult int
+
+const (
+	startSkipped startResult = iota // connected, dialing or backing off already
+	startLimited                    // over the mesh rate limit
+	started
+)
+
+// connectLater is ConnectLater. With limited, the attempt also takes a
+// token of the mesh rate limit.
+func (n *Node) connectLater(node, addr, via string, limited bool) startResult {
 	n.mu.Lock()
-	if n.closed {
+	now := time.Now()
+	_, connected := n.peers[node]
+	_, dialing := n.dials[node]
+	r := n.backoff[node]
+	if n.closed || connected || dialing || (r != nil && now.Before(r.next)) {
 		n.mu.Unlock()
-		return
+		return startSkipped
 	}
-	if _, ok := n.peers[node]; ok {
+	if limited && !n.meshBudget.take(now, meshBurst, meshRate) {
 		n.mu.Unlock()
-		return
-	}
-	if _, ok := n.dials[node]; ok {
-		n.mu.Unlock()
-		return
-	}
-	if r := n.backoff[node]; r != nil && time.Now().Before(r.next) {
-		n.mu.Unlock()
-		return
+		return startLimited
 	}
 	n.mu.Unlock()
 
@@ -608,6 +665,7 @@ func (n *Node) ConnectLater(node, addr, via string) {
 		n.mu.Unlock()
 		n.reportConnectError(node, via, err)
 	}()
+	return started
 }
 
 // pruneBackoffLocked drops the back-off of peers whose wait is over, and
@@ -635,6 +693,29 @@ func (n *Node) reportConnectError(node, via string, err error) {
 		msg += ": the cookies differ (the peer rejected ours, or its proof failed)"
 	}
 	n.log.With("component", via).Warn(msg, "err", err)
+}
+
+// maxCallLogged bounds the nodes whose last failed Connect or Ping time
+// is kept.
+const maxCallLogged = 1024
+
+// logCallFailure logs why a Connect or Ping to node failed, at most once
+// per second and node, so that the caller's false or pang is explained.
+func (n *Node) logCallFailure(node string, err error) {
+	n.mu.Lock()
+	now := time.Now()
+	due := now.Sub(n.callLoggedAt[node]) >= time.Second
+	if due {
+		if len(n.callLoggedAt) >= maxCallLogged {
+			clear(n.callLoggedAt)
+		}
+		n.callLoggedAt[node] = now
+	}
+	n.mu.Unlock()
+	if !due || n.ctx.Err() != nil {
+		return
+	}
+	n.log.With("component", "node").Warn("cannot connect to "+term.Inspect(term.Atom(node)), "err", err)
 }
 
 // reportRejected logs a failed incoming handshake once per peer and kind
@@ -698,7 +779,7 @@ func (n *Node) firstReport(who, kind string) bool {
 func errorKind(err error) string {
 	for _, known := range []error{
 		transport.ErrBadCookie, transport.ErrNameInUse, transport.ErrNotAllowed,
-		transport.ErrVersion, context.DeadlineExceeded,
+		transport.ErrVersion, context.DeadlineExceeded, ErrNameKind, ErrHostNotFound,
 	} {
 		if errors.Is(err, known) {
 			return known.Error()

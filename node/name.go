@@ -122,3 +122,38 @@ func checkHost(host string) error {
 	}
 	return nil
 }
+
+// ErrNameKind is the error wrapped when a node with a short name and one
+// with a long name would connect: as in Erlang, short names connect only
+// to short names and long names only to long names.
+var ErrNameKind = errors.New("short and long node names do not mix")
+
+// ErrHostNotFound is the error wrapped when the host of a node name does
+// not resolve to an address.
+var ErrHostNotFound = errors.New("host not found")
+
+// IsLongName reports whether the host of a full node name is a long one:
+// it has a dot or is an IP address. Every other host is short, as those
+// of --sname are. gonode decides by the name, so --name with a host
+// without dots makes a node that counts as short.
+func IsLongName(full string) bool {
+	_, host := SplitName(full)
+	return strings.Contains(host, ".") || net.ParseIP(host) != nil
+}
+
+// checkNameKind returns an error wrapping ErrNameKind when peer's name is
+// not of the same kind as this node's.
+func (n *Node) checkNameKind(peer string) error {
+	self, other := IsLongName(n.name), IsLongName(peer)
+	if self == other {
+		return nil
+	}
+	kind := func(long bool) string {
+		if long {
+			return "a long name (--name)"
+		}
+		return "a short name (--sname)"
+	}
+	return fmt.Errorf("%w: this node %s has %s and %s has %s; start both with --sname, or both with --name and a host with dots or an IP address",
+		ErrNameKind, n.name, kind(self), peer, kind(other))
+}

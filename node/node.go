@@ -74,9 +74,22 @@ type Config struct {
 	// NoEncrypt sends frames to peers in clear, as --dist-encrypt=false
 	// does. Every node of a cluster must agree.
 	NoEncrypt bool
+	// Hidden makes this a hidden node, as erl -hidden: its connections
+	// are hidden on both sides, so it is not in its peers' List, only in
+	// ListHidden, and it is not passed on in their peer lists. A hidden
+	// node does not connect to its peers' peers either.
+	Hidden bool
+	// NoConnectAll turns the transitive mesh off, as erl -connect_all
+	// false: the node sends no peer lists and connects to no node that a
+	// peer lists. By default each node connects to its peers' peers.
+	NoConnectAll bool
 	// MailboxLimit is the most messages a mailbox holds; more are dropped
 	// and counted.
 	MailboxLimit int
+
+	// Resolver looks up the hosts of node names; nil means
+	// net.DefaultResolver.
+	Resolver *net.Resolver
 
 	// Logger receives the node's log records; nil discards them.
 	Logger *slog.Logger
@@ -107,6 +120,11 @@ type Node struct {
 	reported  map[string]map[string]bool // guarded by mu; kinds of failure logged, by peer
 	callFuncs map[string]CallFunc        // guarded by mu; call methods served, by name
 	closed    bool                       // guarded by mu
+
+	meshWake     chan struct{}        // capacity 1; a value asks meshLoop for a round of peer lists
+	meshBudget   tokenBucket          // guarded by mu; the rate limit of connects from peer lists
+	meshLoggedAt time.Time            // guarded by mu; when skipped peer list entries were last logged
+	callLoggedAt map[string]time.Time // guarded by mu; when a failed Connect or Ping to a node was last logged
 
 	closeOnce sync.Once
 }
@@ -139,17 +157,19 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	n := &Node{
-		cfg:       cfg,
-		name:      cfg.Name,
-		log:       logger.With("component", "node"),
-		peers:     make(map[string]*peer),
-		dials:     make(map[string]*dial),
-		accepting: make(map[string]int),
-		changed:   make(chan struct{}),
-		mailboxes: make(map[string]*Mailbox),
-		backoff:   make(map[string]*retry),
-		reported:  make(map[string]map[string]bool),
-		callFuncs: make(map[string]CallFunc),
+		cfg:          cfg,
+		name:         cfg.Name,
+		log:          logger.With("component", "node"),
+		peers:        make(map[string]*peer),
+		dials:        make(map[string]*dial),
+		accepting:    make(map[string]int),
+		changed:      make(chan struct{}),
+		mailboxes:    make(map[string]*Mailbox),
+		backoff:      make(map[string]*retry),
+		reported:     make(map[string]map[string]bool),
+		callFuncs:    make(map[string]CallFunc),
+		meshWake:     make(chan struct{}, 1),
+		callLoggedAt: make(map[string]time.Time),
 	}
 	n.tcfg = transport.Config{
 		Name:         cfg.Name,
@@ -157,6 +177,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		TickInterval: cfg.TickInterval,
 		TickTimeout:  cfg.TickTimeout,
 		NoEncrypt:    cfg.NoEncrypt,
+		Hidden:       cfg.Hidden,
 		// A restarted node starts later, so its creation is larger.
 		Creation: uint64(time.Now().UnixNano()),
 		Logger:   logger,
@@ -180,6 +201,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 
 	n.wg.Add(1)
 	go n.acceptLoop()
+	if n.meshEnabled() {
+		n.wg.Add(1)
+		go n.meshLoop()
+	}
 	return n, nil
 }
 

@@ -65,16 +65,22 @@ func fullName(t *testing.T, local string) string {
 // with the port mapper at epmdAddr, and closes it when the test ends.
 func startNode(t *testing.T, local, cookie, epmdAddr string) *node.Node {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	n, err := node.Start(ctx, node.Config{
+	return startConfig(t, node.Config{
 		Name:       fullName(t, local),
 		Cookie:     node.NewCookie(cookie),
 		ListenAddr: "127.0.0.1:0",
 		EPMDAddr:   epmdAddr,
 	})
+}
+
+// startConfig starts a node with cfg and closes it when the test ends.
+func startConfig(t *testing.T, cfg node.Config) *node.Node {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	n, err := node.Start(ctx, cfg)
 	if err != nil {
-		t.Fatalf("start node %s: %v", local, err)
+		t.Fatalf("start node %s: %v", cfg.Name, err)
 	}
 	t.Cleanup(func() { n.Close() })
 	return n
@@ -246,16 +252,21 @@ func TestConnectSelf(t *testing.T) {
 func TestPingUnknownName(t *testing.T) {
 	a := startNode(t, "a", "genki", startEPMD(t))
 	ctx := testContext(t)
-	for _, name := range []string{fullName(t, "nobody"), "nobody@127.0.0.1"} {
+	long := startConfig(t, node.Config{Name: "l@127.0.0.1", Cookie: node.NewCookie("genki"), ListenAddr: "127.0.0.1:0", EPMDAddr: startEPMD(t)})
+	for _, tc := range []struct {
+		from *node.Node
+		name string
+	}{{a, fullName(t, "nobody")}, {long, "nobody@127.0.0.1"}} {
+		name := tc.name
 		start := time.Now()
-		_, err := a.Ping(ctx, name)
+		_, err := tc.from.Ping(ctx, name)
 		elapsed := time.Since(start)
 		if err == nil {
-			t.Errorf("a.Ping(%s) succeeded, want an error", name)
+			t.Errorf("%s.Ping(%s) succeeded, want an error", tc.from.Name(), name)
 			continue
 		}
 		if !strings.Contains(err.Error(), "no node named nobody") {
-			t.Errorf("a.Ping(%s) error = %q, want it to say no node named nobody is registered", name, err)
+			t.Errorf("%s.Ping(%s) error = %q, want it to say no node named nobody is registered", tc.from.Name(), name, err)
 		}
 		if elapsed > time.Second {
 			t.Errorf("a.Ping(%s) took %v to fail, want under 1s", name, elapsed)

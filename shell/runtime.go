@@ -124,6 +124,16 @@ func (r *Runtime) List() []term.Atom {
 	return atoms
 }
 
+// Hidden returns the nodes connected over hidden connections.
+func (r *Runtime) Hidden() []term.Atom {
+	names := r.node.ListHidden()
+	atoms := make([]term.Atom, len(names))
+	for i, name := range names {
+		atoms[i] = term.Atom(name)
+	}
+	return atoms
+}
+
 // Known returns every node seen connected since the shell started.
 func (r *Runtime) Known() []term.Atom {
 	r.mu.Lock()

@@ -67,6 +67,11 @@ type Config struct {
 	// construction.
 	NoEncrypt bool
 
+	// Hidden makes this a hidden node: it sets FlagHidden in the
+	// handshake, so that peers keep the connection out of their visible
+	// node lists.
+	Hidden bool
+
 	// Creation identifies this run of the node, so that a peer can tell a
 	// restarted node from a second connection of the same run. A later run
 	// should have a larger value; the node uses its start time in
@@ -93,6 +98,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("tick_interval", c.TickInterval),
 		slog.Duration("tick_timeout", c.TickTimeout),
 		slog.Bool("encrypt", !c.NoEncrypt),
+		slog.Bool("hidden", c.Hidden),
 		slog.Uint64("creation", c.Creation),
 	)
 }

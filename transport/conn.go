@@ -94,6 +94,7 @@ type Conn struct {
 	log  *slog.Logger
 
 	peerCreation uint64       // the creation the peer proved in the handshake
+	peerFlags    Flag         // the flags the peer proved in the handshake
 	seal         *frameCipher // nil when frames go in clear; owned by the write side after Start
 
 	wake       chan struct{} // capacity 1; a value hands the write side to the writer goroutine
@@ -426,6 +427,12 @@ func (c *Conn) readLoop(h Handler) error {
 			c.serveCall(&f)
 		case FrameCallReply:
 			c.finishCall(&f)
+		case FramePeers:
+			if ph, ok := h.(PeersHandler); ok {
+				c.inCallback.Add(1)
+				ph.HandlePeers(int(f.ListenPort), f.Peers, f.PeersSkipped)
+				c.inCallback.Add(-1)
+			}
 		case FrameGoodbye:
 			return ErrClosedByPeer
 		case FrameHello, FrameStatus, FrameReply, FrameAck:

@@ -82,6 +82,18 @@ const (
 	// An empty error means success, and payload is the result. Otherwise
 	// error is a human-readable message and payload is empty.
 	FrameCallReply FrameType = 10
+
+	// FramePeers carries the sender's visible peers, for the transitive
+	// mesh (Erlang's connect_all):
+	//	[11, listen_port uint, peers [[name str, addr str], ...]]
+	// listen_port is the TCP port the sender listens on, or 0. Each entry
+	// names a node the sender is connected to and the transport address
+	// (host:port) the sender reaches it at, empty when it knows none that
+	// other hosts can use. A node sends it after a connection comes up
+	// and when its set of visible peers changes, at most MaxPeerEntries
+	// entries. Entries may carry further fields after addr. Numbers 9 and
+	// 10 are taken by the remote call frames.
+	FramePeers FrameType = 11
 )
 
 // Flag is a bit of the flags field of FrameHello and FrameStatus. Bits
@@ -93,6 +105,12 @@ const (
 	// handshake (see Config.NoEncrypt). Both sides must agree, or the
 	// server rejects the client with StatusEncryption.
 	FlagEncrypt Flag = 1 << 0
+
+	// FlagHidden says that the sender is a hidden node (--hidden): a
+	// connection with a hidden node on either side is hidden on both, so
+	// it is left out of Node.list and of the peer lists of FramePeers.
+	// The two sides may differ in this bit.
+	FlagHidden Flag = 1 << 1
 )
 
 // frameHeaderSize is the size of the big-endian length before each body.
@@ -110,10 +128,11 @@ var frameTypeNames = [...]string{
 	FrameGoodbye:   "goodbye",
 	FrameCall:      "call",
 	FrameCallReply: "call_reply",
+	FramePeers:     "peers",
 }
 
 func (t FrameType) String() string {
-	if int(t) < len(frameTypeNames) {
+	if int(t) < len(frameTypeNames) && frameTypeNames[t] != "" {
 		return frameTypeNames[t]
 	}
 	return fmt.Sprintf("frame type %d", uint8(t))
@@ -124,7 +143,8 @@ func (t FrameType) String() string {
 // Status, Reason, Name, Nonce, Flags and Creation for status; Digest for reply and ack; To, From and Payload for
 // message; ID for ping and pong; Reason for goodbye; ID, Method, Payload
 // and Timeout for call; ID, Reason (the error) and Payload for call
-// reply. A frame of an unknown type decodes with only Type set.
+// reply; ListenPort, Peers and PeersSkipped for peers. A frame of an
+// unknown type decodes with only Type set.
 type Frame struct {
 	Type     FrameType
 	Version  uint64
@@ -141,6 +161,10 @@ type Frame struct {
 	ID       uint64
 	Method   string
 	Timeout  uint64 // milliseconds
+
+	ListenPort   uint16
+	Peers        []PeerAddr
+	PeersSkipped int // entries past MaxPeerEntries that the decoder dropped
 }
 
 // AppendFrame appends f's length header and body to dst and returns the
@@ -203,6 +227,8 @@ func AppendFrame(dst []byte, f *Frame, maxSize int) ([]byte, error) {
 		dst = appendUint(dst, f.ID)
 		dst = appendStr(dst, f.Reason)
 		dst = append(appendBinHeader(dst, len(f.Payload)), f.Payload...)
+	case FramePeers:
+		dst = appendPeersBody(dst, f)
 	}
 	return dst, nil
 }
@@ -229,6 +255,8 @@ func bodySize(f *Frame) (int, error) {
 		n = 2 + uintSize(f.ID) + strSize(f.Method) + binSize(f.Payload) + uintSize(f.Timeout)
 	case FrameCallReply:
 		n = 2 + uintSize(f.ID) + strSize(f.Reason) + binSize(f.Payload)
+	case FramePeers:
+		n = peersBodySize(f)
 	default:
 		return 0, fmt.Errorf("encode frame: unknown %s", f.Type)
 	}
@@ -355,6 +383,8 @@ func decodeRequired(d *mpDecoder, f *Frame, fields int, cache *internCache) (int
 		want = 3
 	case FrameCall:
 		want = 4
+	case FramePeers:
+		want = 2
 	default:
 		// An unknown type: the caller skips every field.
 		return 0, nil
@@ -406,6 +436,8 @@ func decodeRequired(d *mpDecoder, f *Frame, fields int, cache *internCache) (int
 			return 0, err
 		}
 		f.Payload, err = d.readBytes()
+	case FramePeers:
+		err = decodePeers(d, f)
 	}
 	return want, err
 }

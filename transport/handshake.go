@@ -62,6 +62,12 @@ import (
 // bytes, so an unauthenticated peer cannot make a node allocate
 // Config.MaxFrameSize. After the ack, frames are sealed as described in
 // the package documentation, unless both sides turned encryption off.
+//
+// The flags in the binding are the agreed FlagEncrypt bit. When either
+// side sets another bit (FlagHidden), the binding goes on with the
+// client's and then the server's whole flags, 8 bytes each, so the proofs
+// cover them too. Without such bits the binding is that of version 2
+// before FlagHidden.
 const HandshakeVersion = 3
 
 // MinHandshakeVersion is the oldest client version that a server accepts.
@@ -256,7 +262,8 @@ type transcript struct {
 	client, server       string
 	nonceC, nonceS       []byte
 	creationC, creationS uint64
-	flags                Flag // the flags both sides agreed on
+	flags                Flag // the flags both sides agreed on: FlagEncrypt or 0
+	flagsC, flagsS       Flag // each side's own flags
 }
 
 // binding encodes the names, creations and flags: each name prefixed by
@@ -269,7 +276,12 @@ func (t *transcript) binding() []byte {
 	b = append(b, t.server...)
 	b = binary.BigEndian.AppendUint64(b, t.creationC)
 	b = binary.BigEndian.AppendUint64(b, t.creationS)
-	return binary.BigEndian.AppendUint64(b, uint64(t.flags))
+	b = binary.BigEndian.AppendUint64(b, uint64(t.flags))
+	if (t.flagsC|t.flagsS)&^FlagEncrypt != 0 {
+		b = binary.BigEndian.AppendUint64(b, uint64(t.flagsC))
+		b = binary.BigEndian.AppendUint64(b, uint64(t.flagsS))
+	}
+	return b
 }
 
 // proof computes a handshake digest. The nonce of the side that verifies
@@ -289,11 +301,18 @@ func (t *transcript) proof(cookie []byte, label string) []byte {
 
 // ownFlags returns the flags this side sends.
 func ownFlags(cfg Config) Flag {
-	if cfg.NoEncrypt {
-		return 0
+	var f Flag
+	if !cfg.NoEncrypt {
+		f |= FlagEncrypt
 	}
-	return FlagEncrypt
+	if cfg.Hidden {
+		f |= FlagHidden
+	}
+	return f
 }
+
+// agreedFlags returns the flags that both sides must share.
+func agreedFlags(cfg Config) Flag { return ownFlags(cfg) & FlagEncrypt }
 
 // encryptionMismatch describes why flags from the peer do not fit ours.
 func encryptionMismatch(cfg Config, peerFlags Flag, peerRole string) error {
@@ -312,9 +331,9 @@ func finishConn(h *handshake, t *transcript, client bool) (*Conn, error) {
 	c := newConn(h.nc, h.fr, h.cfg, h.peer)
 	c.peerVersion = h.peerVersion
 	if client {
-		c.peerCreation = t.creationS
+		c.peerCreation, c.peerFlags = t.creationS, t.flagsS
 	} else {
-		c.peerCreation = t.creationC
+		c.peerCreation, c.peerFlags = t.creationC, t.flagsC
 	}
 	if t.flags&FlagEncrypt == 0 {
 		return c, nil
@@ -402,7 +421,8 @@ func clientHandshake(ctx context.Context, nc net.Conn, cfg Config, expectPeer st
 		// read reuses.
 		nonceC: nonceC, nonceS: bytes.Clone(f.Nonce),
 		creationC: cfg.Creation, creationS: f.Creation,
-		flags: ownFlags(cfg),
+		flags:  agreedFlags(cfg),
+		flagsC: ownFlags(cfg), flagsS: f.Flags,
 	}
 
 	if err := h.write(&Frame{Type: FrameReply, Digest: t.proof(cfg.Cookie, clientProofLabel)}); err != nil {
@@ -488,7 +508,8 @@ func serverHandshake(ctx context.Context, nc net.Conn, cfg Config, admit func(st
 		client: client, server: cfg.Name,
 		nonceC:    bytes.Clone(f.Nonce),
 		creationC: f.Creation, creationS: cfg.Creation,
-		flags: ownFlags(cfg),
+		flags:  agreedFlags(cfg),
+		flagsC: f.Flags, flagsS: ownFlags(cfg),
 	}
 
 	if st, reason := admitStatus(cfg.Name, client, f.Creation, admit); st != StatusOK {

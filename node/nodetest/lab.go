@@ -33,8 +33,10 @@ const labCommandTimeout = 10 * time.Second
 type Lab struct {
 	// Hosts are the lab's hosts, and Hosts[0] is host 1 at 10.99.0.1.
 	Hosts []*Host
-	// Switch is the namespace of the bridge.
+	// Switch is the namespace of the bridges.
 	Switch *Netns
+
+	links int // links added by AddLink
 }
 
 // Host is one host of a Lab. Its Netns runs the commands and listeners
@@ -149,4 +151,35 @@ func (ns *Netns) ListenUDP(address string) (net.PacketConn, error) {
 		return err
 	})
 	return pc, err
+}
+
+// AddLink joins the hosts to a second network, as a host with two
+// interfaces has: a new bridge in the switch namespace and, on each host,
+// an interface with address prefix.i (host i). It returns the
+// interface's name on the hosts, eth1 for the first added link. IPv4
+// multicast stays routed over eth0.
+func (l *Lab) AddLink(t testing.TB, prefix netip.Prefix) string {
+	t.Helper()
+	l.links++
+	bridge := "br" + strconv.Itoa(l.links)
+	ifname := "eth" + strconv.Itoa(l.links)
+	l.Switch.mustRun(t, fmt.Sprintf("ip link add %s type bridge && ip link set %s up", bridge, bridge))
+	base := prefix.Addr().As4()
+	for _, h := range l.Hosts {
+		addr := base
+		addr[3] = byte(h.Index)
+		port := fmt.Sprintf("l%dp%d", l.links, h.Index)
+		mustRunHere(t, "ip", "link", "add", ifname, "netns", strconv.Itoa(h.holder.Process.Pid),
+			"type", "veth", "peer", "name", port, "netns", strconv.Itoa(l.Switch.holder.Process.Pid))
+		l.Switch.mustRun(t, fmt.Sprintf("ip link set %s master %s && ip link set %s up", port, bridge, port))
+		h.mustRun(t, fmt.Sprintf("ip addr add %s/%d dev %s && ip link set %s up", netip.AddrFrom4(addr), prefix.Bits(), ifname, ifname))
+	}
+	return ifname
+}
+
+// Run runs a shell script on the host, such as "ip link set eth0 up",
+// and fails t when it fails.
+func (h *Host) Run(t testing.TB, script string) {
+	t.Helper()
+	h.mustRun(t, script)
 }
