@@ -212,7 +212,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		TickInterval: time.Duration(opts.netTicktime) * time.Second / 4,
 		TickTimeout:  time.Duration(opts.netTicktime) * time.Second,
 		NoEncrypt:    !opts.distEncrypt,
-		Hidden:       opts.hidden,
+		// A remote shell node is hidden, as iex --remsh makes it.
+		Hidden:       opts.hidden || opts.remsh != "",
 		NoConnectAll: !opts.connectAll,
 		Logger:       logger,
 	})

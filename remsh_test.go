@@ -34,6 +34,14 @@ func TestRemshRunsOnRemoteNode(t *testing.T) {
 	if got := me.eval("length(peers)"); got != "1" {
 		t.Errorf("a variable of the remote session: length(peers) = %s, want 1", got)
 	}
+	// The remote shell node connects hidden, as iex's does, so a's own
+	// shell lists it only among the hidden nodes.
+	if got := a.eval("Node.list"); got != "["+l.atom("b")+"]" {
+		t.Errorf("Node.list in a's own shell = %s, want [%s]", got, l.atom("b"))
+	}
+	if got := a.eval("Node.list(:hidden)"); got != "["+l.atom("me")+"]" {
+		t.Errorf("Node.list(:hidden) in a's own shell = %s, want [%s]", got, l.atom("me"))
+	}
 
 	// The shell's mailbox lives on a: a name registered for it there
 	// receives what b sends to {name, a}.

@@ -24,10 +24,8 @@ type Runtime struct {
 	pid     term.PID
 
 	// hidden is left out of List and Known: the node that runs a remote
-	// shell on this one, as iex's remote shell node is hidden.
-	//
-	// TODO: once the transport has hidden connections, the remote shell
-	// node should connect hidden, so that no other shell lists it either.
+	// shell on this one. Its connection is hidden too (gonode --remsh
+	// starts a hidden node), so other shells list it only as hidden.
 	hidden term.Atom
 
 	mu        sync.Mutex
