@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
 // Heartbeat wire format, version 1. A heartbeat is one UDP datagram:
@@ -298,23 +299,30 @@ func decodeBody(body []byte) (Heartbeat, error) {
 }
 
 // decodePort decodes a port number, which must be a msgpack integer that
-// fits in 16 bits. The range 1..65535 is checked by Validate.
+// fits in 16 bits. The range 1..65535 is checked by Validate. It looks at
+// the type code first, so that a forged packet cannot make the decoder
+// build a value of another type, such as an array of a billion entries.
 func decodePort(d *msgpack.Decoder) (int, error) {
-	v, err := d.DecodeInterfaceLoose()
+	c, err := d.PeekCode()
 	if err != nil {
 		return 0, err
 	}
 	var port int64
-	switch v := v.(type) {
-	case int64:
-		port = v
-	case uint64:
-		if v > 65535 {
-			return 0, fmt.Errorf("port %d out of range 1..65535", v)
+	switch {
+	case msgpcode.IsFixedNum(c), c == msgpcode.Int8, c == msgpcode.Int16, c == msgpcode.Int32, c == msgpcode.Int64:
+		port, err = d.DecodeInt64()
+	case c == msgpcode.Uint8, c == msgpcode.Uint16, c == msgpcode.Uint32, c == msgpcode.Uint64:
+		var u uint64
+		u, err = d.DecodeUint64()
+		if err == nil && u > 65535 {
+			return 0, fmt.Errorf("port %d out of range 1..65535", u)
 		}
-		port = int64(v)
+		port = int64(u)
 	default:
-		return 0, fmt.Errorf("port is %T, want an integer", v)
+		return 0, fmt.Errorf("port is not an integer (msgpack type code 0x%02x)", c)
+	}
+	if err != nil {
+		return 0, err
 	}
 	if port < 0 || port > 65535 {
 		return 0, fmt.Errorf("port %d out of range 1..65535", port)
