@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gonode/gonode/internal/ratelog"
 	"github.com/gonode/gonode/node/epmd"
 	"github.com/gonode/gonode/node/term"
 	"github.com/gonode/gonode/transport"
@@ -37,16 +38,19 @@ type retry struct {
 	next     time.Time
 }
 
+// Back-off of ConnectLater, the connection attempts that discovery
+// strategies start. After a failed attempt to a peer, later attempts to it
+// are skipped until the back-off passes. It starts at MinConnectBackoff
+// and doubles with each failure up to MaxConnectBackoff, and a successful
+// connection resets it. Connect, Ping and Send do not wait for it.
 const (
-	minBackoff = 500 * time.Millisecond
-	maxBackoff = 10 * time.Second
-
-	// maxReported and maxBackoffPeers bound the failure bookkeeping that
-	// unauthenticated traffic (forged heartbeats, garbage connections)
-	// can make the node keep.
-	maxReported     = 4096
-	maxBackoffPeers = 4096
+	MinConnectBackoff = 500 * time.Millisecond
+	MaxConnectBackoff = 10 * time.Second
 )
+
+// maxBackoffPeers bounds the back-off table, which unauthenticated
+// traffic (forged heartbeats) can fill with names.
+const maxBackoffPeers = 4096
 
 // EventKind distinguishes a nodeup from a nodedown.
 type EventKind int
@@ -353,11 +357,28 @@ func (n *Node) acceptLoop() {
 			}
 			continue
 		}
+		select {
+		case n.handshakes <- struct{}{}:
+		default:
+			n.rejectBusy(c)
+			continue
+		}
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
+			defer func() { <-n.handshakes }()
 			n.handshake(c)
 		}()
+	}
+}
+
+// rejectBusy closes a connection accepted while MaxHandshakes handshakes
+// are in flight.
+func (n *Node) rejectBusy(c net.Conn) {
+	remote := c.RemoteAddr().String()
+	c.Close()
+	if ok, repeats := n.shouldReport(reportKey("", remote), "busy"); ok {
+		n.log.Warn("rejected connection from "+remote+": too many handshakes in flight"+repeats, "addr", remote, "max", MaxHandshakes)
 	}
 }
 
@@ -456,12 +477,10 @@ func (n *Node) keep(c *transport.Conn, outgoing bool, via string) {
 	case !exists:
 		n.peers[name] = p
 		delete(n.backoff, name)
-		delete(n.reported, name)
 		n.emitLocked(Event{Kind: NodeUp, Node: name})
 	case restarted:
 		drop = old.conn
 		n.peers[name] = p
-		delete(n.reported, name)
 		n.emitLocked(Event{Kind: NodeDown, Node: name, Reason: "restarted"})
 		n.emitLocked(Event{Kind: NodeUp, Node: name})
 	case p.creation == old.creation && dialedBySmaller(n.name, name, outgoing) && !dialedBySmaller(n.name, name, old.outgoing):
@@ -545,9 +564,10 @@ func (h *peerHandler) HandleDown(err error) {
 //
 // ConnectLater starts a connection attempt to node at addr in the
 // background and returns at once; via names the strategy. Attempts to a
-// node that failed recently wait for its back-off, which doubles with each
-// failure from 0.5 s up to 10 s. Failures are logged once per node and
-// reason until the node connects.
+// node that failed recently are skipped until its back-off passes, which
+// doubles with each failure from MinConnectBackoff up to
+// MaxConnectBackoff. Repeated failures of one kind to one node are logged
+// at most once every ratelog.DefaultWindow, with a count.
 func (n *Node) ConnectLater(node, addr, via string) {
 	n.mu.Lock()
 	if n.closed {
@@ -585,8 +605,8 @@ func (n *Node) ConnectLater(node, addr, via string) {
 			n.backoff[node] = r
 		}
 		r.failures++
-		wait := minBackoff << min(r.failures-1, 5)
-		r.next = time.Now().Add(min(wait, maxBackoff))
+		wait := MinConnectBackoff << min(r.failures-1, 5)
+		r.next = time.Now().Add(min(wait, MaxConnectBackoff))
 		n.mu.Unlock()
 		n.reportConnectError(node, via, err)
 	}()
@@ -606,21 +626,22 @@ func (n *Node) pruneBackoffLocked() {
 	}
 }
 
-// reportConnectError logs a failed attempt to node, once per node and
-// kind of failure.
+// reportConnectError logs a failed attempt to node, at most once per
+// node and kind of failure every ratelog.DefaultWindow.
 func (n *Node) reportConnectError(node, via string, err error) {
-	if !n.firstReport(node, errorKind(err)) {
+	ok, repeats := n.shouldReport(node, errorKind(err))
+	if !ok {
 		return
 	}
 	msg := "cannot connect to " + term.Inspect(term.Atom(node))
 	if errors.Is(err, transport.ErrBadCookie) {
 		msg += ": the cookies differ (the peer rejected ours, or its proof failed)"
 	}
-	n.log.With("component", via).Warn(msg, "err", err)
+	n.log.With("component", via).Warn(msg+repeats, "peer", node, "err", err)
 }
 
-// reportRejected logs a failed incoming handshake once per peer and kind
-// of failure.
+// reportRejected logs a failed incoming handshake, at most once per peer
+// and kind of failure every ratelog.DefaultWindow.
 func (n *Node) reportRejected(remote string, err error) {
 	var herr *transport.HandshakeError
 	peerName := ""
@@ -630,16 +651,8 @@ func (n *Node) reportRejected(remote string, err error) {
 	if errors.Is(err, transport.ErrAlreadyConnected) {
 		return
 	}
-	who := peerName
-	if who == "" {
-		// Each connection comes from a new port: key by the address, so
-		// a stream of garbage connections from one host logs once.
-		who = remote
-		if host, _, splitErr := net.SplitHostPort(remote); splitErr == nil {
-			who = host
-		}
-	}
-	if !n.firstReport(who, errorKind(err)) {
+	ok, repeats := n.shouldReport(reportKey(peerName, remote), errorKind(err))
+	if !ok {
 		return
 	}
 	msg := "rejected connection from " + remote
@@ -649,30 +662,28 @@ func (n *Node) reportRejected(remote string, err error) {
 	if errors.Is(err, transport.ErrBadCookie) {
 		msg += ": it does not have our cookie"
 	}
-	n.log.Warn(msg, "addr", remote, "err", err)
+	n.log.Warn(msg+repeats, "peer", peerName, "addr", remote, "err", err)
 }
 
-// firstReport records that who failed with kind and reports whether it
-// is the first such failure since who last connected.
-func (n *Node) firstReport(who, kind string) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	kinds := n.reported[who]
-	if kinds == nil && len(n.reported) >= maxReported {
-		// Forged names and addresses could grow the map without
-		// bound: past the limit it starts again, so old failures may be
-		// logged once more.
-		clear(n.reported)
+// reportKey returns the key under which failures of a connection from
+// remote that claimed peerName are counted: the name when there is one,
+// else the host. Each connection comes from a new port, so keying by the
+// host makes a stream of garbage connections from one host one key.
+func reportKey(peerName, remote string) string {
+	if peerName != "" {
+		return peerName
 	}
-	if kinds == nil {
-		kinds = make(map[string]bool)
-		n.reported[who] = kinds
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		return host
 	}
-	if kinds[kind] {
-		return false
-	}
-	kinds[kind] = true
-	return true
+	return remote
+}
+
+// shouldReport reports whether a failure of kind with who should be
+// logged now, and returns the note on how many were held back before it.
+func (n *Node) shouldReport(who, kind string) (bool, string) {
+	ok, suppressed, since := n.reports.Allow(who + " " + kind)
+	return ok, ratelog.Suffix(suppressed, since)
 }
 
 // errorKind names the kind of a connection error, so that a repeated
