@@ -349,7 +349,10 @@ func (n *Node) acceptLoop() {
 			if n.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			n.log.Error("accept failed", "err", err)
+			// Such as too many open files: retried every 100 ms.
+			if ok, repeats := n.shouldReport("listener", "accept"); ok {
+				n.log.Error("accept failed"+repeats, "addr", n.listener.Addr().String(), "err", err)
+			}
 			select {
 			case <-time.After(100 * time.Millisecond):
 			case <-n.ctx.Done():
@@ -533,7 +536,9 @@ type peerHandler struct {
 func (h *peerHandler) HandleMessage(to, from string, payload []byte) {
 	msg, err := term.Unmarshal(payload)
 	if err != nil {
-		h.n.log.Warn("undecodable message dropped", "peer", h.p.name, "to", to, "err", err)
+		if ok, repeats := h.n.shouldReport(h.p.name, "undecodable"); ok {
+			h.n.log.Warn("undecodable message dropped"+repeats, "peer", h.p.name, "to", to, "err", err)
+		}
 		return
 	}
 	h.n.deliver(to, msg) // a message to an unregistered name is dropped, as in Erlang

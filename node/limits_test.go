@@ -6,12 +6,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gonode/gonode/node"
+	"github.com/gonode/gonode/transport"
 )
 
 // logBuffer collects a node's log output from several goroutines.
@@ -186,5 +188,82 @@ func TestSecretsNeverLogged(t *testing.T) {
 				t.Errorf("%s's log contains the cookie %q:\n%s", side.name, secret, text)
 			}
 		}
+	}
+}
+
+// TestSendToPeerThatStopsReading connects a raw transport peer that
+// finishes the handshake and then never reads. Send to it must block once
+// the send queue and the socket buffers are full, with memory bounded. It
+// must fail once the tick timeout ends the connection, because a write
+// blocked that long or no tick came from the peer.
+func TestSendToPeerThatStopsReading(t *testing.T) {
+	var logs logBuffer
+	a, err := node.Start(testContext(t), node.Config{
+		Name:         fullName(t, "a"),
+		Cookie:       node.NewCookie("genki"),
+		ListenAddr:   "127.0.0.1:0",
+		NoEPMD:       true,
+		TickInterval: 250 * time.Millisecond,
+		TickTimeout:  time.Second,
+		Logger:       logs.logger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	watch := a.Watch()
+
+	stuck := fullName(t, "stuck")
+	// The peer's connection is never started, so nothing reads its socket
+	// and it sends no ticks.
+	conn, err := transport.Dial(testContext(t), a.Addr().String(), transport.Config{Name: stuck, Cookie: []byte("genki")}, a.Name())
+	if err != nil {
+		t.Fatalf("dial a: %v", err)
+	}
+	defer conn.Close()
+	waitEvent(t, watch, node.NodeUp, stuck, testTimeout)
+
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+
+	payload := strings.Repeat("x", 64<<10)
+	ctx := testContext(t)
+	start := time.Now()
+	sent := 0
+	var sendErr error
+	for sent < 100_000 && time.Since(start) < testTimeout {
+		if sendErr = a.Send(ctx, "inbox", stuck, payload); sendErr != nil {
+			break
+		}
+		sent++
+	}
+	took := time.Since(start)
+
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	t.Logf("%d sends of 64 KiB went through in %v before: %v", sent, took.Round(time.Millisecond), sendErr)
+	if sendErr == nil {
+		t.Fatalf("Send to a peer that never reads succeeded %d times in %v, want it to block and then fail", sent, took)
+	}
+	if !errors.Is(sendErr, transport.ErrClosed) {
+		t.Errorf("Send error = %v, want one wrapping transport.ErrClosed", sendErr)
+	}
+	if took > 3*time.Second {
+		t.Errorf("Send failed after %v, want within about the tick timeout of 1s", took)
+	}
+	// The queue (1 MiB) and the two sockets' buffers bound what went
+	// through, far below what the loop would send unblocked.
+	if sent*len(payload) > 64<<20 {
+		t.Errorf("%d MiB went through to a peer that never reads, want the sender blocked after a few MiB", sent*len(payload)>>20)
+	}
+	if grown := int64(after.HeapInuse) - int64(before.HeapInuse); grown > 32<<20 {
+		t.Errorf("heap grew by %d MiB while sending to a peer that never reads, want a few", grown>>20)
+	}
+	// A write that times out ends the connection as connection_closed,
+	// a missing tick as net_tick_timeout: whichever comes first.
+	ev := waitEvent(t, watch, node.NodeDown, stuck, testTimeout)
+	if ev.Reason != "net_tick_timeout" && ev.Reason != "connection_closed" {
+		t.Errorf("nodedown reason = %q, want net_tick_timeout or connection_closed", ev.Reason)
 	}
 }
