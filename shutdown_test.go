@@ -102,25 +102,38 @@ func TestShutdownGraceful(t *testing.T) {
 	}
 }
 
-func TestShutdownCtrlDOnTerminal(t *testing.T) {
-	l := newLab(t)
-	b := l.node("b", "--discovery", "none", "--net-ticktime", "60")
-	a := l.startTerm(nil, "--sname", "a", "--cookie", "genki", "--no-color", "--discovery", "none", "--net-ticktime", "60")
-	a.expect("gonode(a@"+l.host+")1> ", 10*time.Second)
-	a.send(fmt.Sprintf("Node.connect(%s)\r", l.atom("b")))
-	a.expect("true", 5*time.Second)
-	a.expect("gonode(a@"+l.host+")2> ", 5*time.Second)
+func TestShutdownOnTerminal(t *testing.T) {
+	tests := []struct {
+		name string
+		stop func(a *ttyProc)
+	}{
+		{"Ctrl-D", func(a *ttyProc) { a.send("\x04") }},
+		// At the prompt, a SIGINT comes from another process, not from
+		// the Ctrl-C key, and ends the shell.
+		{"SIGINT at the prompt", func(a *ttyProc) { a.cmd.Process.Signal(syscall.SIGINT) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newLab(t)
+			b := l.node("b", "--discovery", "none", "--net-ticktime", "60")
+			a := l.startTerm(nil, "--sname", "a", "--cookie", "genki", "--no-color", "--discovery", "none", "--net-ticktime", "60")
+			a.expect("gonode(a@"+l.host+")1> ", 10*time.Second)
+			a.send(fmt.Sprintf("Node.connect(%s)\r", l.atom("b")))
+			a.expect("true", 5*time.Second)
+			a.expect("gonode(a@"+l.host+")2> ", 5*time.Second)
 
-	start := time.Now()
-	a.send("\x04")
-	select {
-	case <-a.done:
-	case <-time.After(node.CloseTimeout + shutdownSlack):
-		t.Fatal("gonode did not exit on Ctrl-D")
+			start := time.Now()
+			tt.stop(a)
+			select {
+			case <-a.done:
+			case <-time.After(node.CloseTimeout + shutdownSlack):
+				t.Fatalf("gonode did not exit on %s", tt.name)
+			}
+			t.Logf("%s: a exited after %v", tt.name, time.Since(start).Round(time.Millisecond))
+			if code := a.cmd.ProcessState.ExitCode(); code != 0 {
+				t.Errorf("exit status after %s = %d, want 0", tt.name, code)
+			}
+			checkGoodbye(t, l, b)
+		})
 	}
-	t.Logf("Ctrl-D: a exited after %v", time.Since(start).Round(time.Millisecond))
-	if code := a.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("exit status after Ctrl-D = %d, want 0", code)
-	}
-	checkGoodbye(t, l, b)
 }

@@ -27,6 +27,8 @@ const (
 )
 
 func runInteractive(ctx context.Context, rt *Runtime, opts Options) int {
+	ctx, leave := context.WithCancel(ctx)
+	defer leave()
 	session := commands.NewSession()
 	complete := &completer{rt: rt}
 	rl, err := readline.NewEx(&readline.Config{
@@ -61,7 +63,9 @@ func runInteractive(ctx context.Context, rt *Runtime, opts Options) int {
 	}
 
 	// Ctrl-C while a command runs (the terminal is out of raw mode then)
-	// cancels that command, as it interrupts a receive in iex.
+	// cancels that command, as it interrupts a receive in iex. While the
+	// line editor waits, Ctrl-C is a key, not a signal, so a SIGINT then
+	// comes from another process (kill -INT), and the shell leaves.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt)
 	defer signal.Stop(sigs)
@@ -72,6 +76,8 @@ func runInteractive(ctx context.Context, rt *Runtime, opts Options) int {
 			mu.Lock()
 			if cancelEval != nil {
 				cancelEval()
+			} else {
+				leave()
 			}
 			mu.Unlock()
 		}
