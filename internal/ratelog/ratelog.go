@@ -22,6 +22,11 @@ const MaxKeys = 4096
 
 // Limiter decides, per key, which records of a repeated event to log. The
 // zero value is ready to use. A Limiter is safe for concurrent use.
+//
+// NOTE: the count of suppressed records is reported only with the next
+// logged record of the key, so the tail of a burst that then stops is
+// never reported. Counters such as Mailbox.Dropped and GossipStats keep
+// the totals.
 type Limiter struct {
 	// Window is the minimum time between two logged records of one key;
 	// zero means DefaultWindow.
