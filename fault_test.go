@@ -62,16 +62,19 @@ func TestFaultKilledPeerNoticedAtOnce(t *testing.T) {
 	a.waitStderr("connection_closed", time.Second)
 }
 
+// tickTimeCases are the tick times under which a silent peer is tested,
+// each with the longest time to nodedown that passes.
+var tickTimeCases = []struct {
+	name  string
+	extra []string
+	max   time.Duration // tick time plus one tick interval, plus 500 ms of polling slack
+}{
+	{"default tick time", nil, 5500 * time.Millisecond},
+	{"tick time 1s", []string{"--net-ticktime", "1"}, 1750 * time.Millisecond},
+}
+
 func TestFaultFrozenPeerTimesOut(t *testing.T) {
-	tests := []struct {
-		name  string
-		extra []string
-		max   time.Duration // tick time plus one tick interval, plus 500 ms of polling slack
-	}{
-		{"default tick time", nil, 5500 * time.Millisecond},
-		{"tick time 1s", []string{"--net-ticktime", "1"}, 1750 * time.Millisecond},
-	}
-	for _, tt := range tests {
+	for _, tt := range tickTimeCases {
 		t.Run(tt.name, func(t *testing.T) {
 			l := newLab(t)
 			a, b := connectedPair(t, l, tt.extra...)
@@ -381,5 +384,28 @@ func TestFaultFloodLosesNoMessage(t *testing.T) {
 	}
 	if conns < 200 || heartbeats < 2000 {
 		t.Errorf("the flood made %d connections and %d heartbeats while the messages went, want at least 200 and 2000", conns, heartbeats)
+	}
+}
+
+func TestFaultCutLinkTimesOut(t *testing.T) {
+	for _, tt := range tickTimeCases {
+		t.Run(tt.name, func(t *testing.T) {
+			hl := newHostLab(t, 2)
+			args := append([]string{"--discovery", "none"}, tt.extra...)
+			a := hl.startNode(1, "a@"+hl.addr(1), args...)
+			hl.startNode(2, "b@"+hl.addr(2), args...)
+			b := atomOf("b@" + hl.addr(2))
+			if got := a.eval(fmt.Sprintf("Node.connect(%s)", b)); got != "true" {
+				t.Fatalf("Node.connect(b) = %s, want true", got)
+			}
+			start := time.Now()
+			hl.lab.Host(2).Cut(t)
+			took := timeUntilGone(t, a, b, start, 10*time.Second)
+			t.Logf("cut link, %s: a dropped b after %v", tt.name, took.Round(time.Millisecond))
+			if took > tt.max {
+				t.Errorf("a dropped the cut-off b after %v, want at most %v", took, tt.max)
+			}
+			a.waitStderr("net_tick_timeout", time.Second)
+		})
 	}
 }

@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"context"
+	"github.com/gonode/gonode/node/ratelog"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -133,34 +134,26 @@ func (a *attempts) endRound() {
 }
 
 // limitedLog lets through the first of a run of repeated log records and
-// then at most one each interval, counting the ones held back. It is not
-// safe for concurrent use.
+// then at most one each interval, counting the ones held back. It is the
+// single-key form of ratelog.Limiter, which the node and gossip share.
 type limitedLog struct {
-	every      time.Duration
-	last       time.Time
-	suppressed int
-	failing    bool
+	limiter ratelog.Limiter
+}
+
+func newLimitedLog(every time.Duration) *limitedLog {
+	return &limitedLog{limiter: ratelog.Limiter{Window: every}}
 }
 
 // fail reports whether a failure that happens now should be logged, and
 // how many failures since the last logged one were not.
 func (l *limitedLog) fail(now time.Time) (log bool, suppressed int) {
-	l.failing = true
-	if !l.last.IsZero() && now.Sub(l.last) < l.every {
-		l.suppressed++
-		return false, 0
-	}
-	suppressed = l.suppressed
-	l.last = now
-	l.suppressed = 0
-	return true, suppressed
+	log, suppressed, _ = l.limiter.AllowAt("", now)
+	return log, suppressed
 }
 
 // recover reports whether the run of failures just ended, and resets l.
 func (l *limitedLog) recover() bool {
-	was := l.failing
-	*l = limitedLog{every: l.every}
-	return was
+	return l.limiter.Reset("")
 }
 
 // quoteNode returns a node name as the shell prints the atom, :"a@b".

@@ -116,7 +116,7 @@ func TestAttemptsLogRarely(t *testing.T) {
 }
 
 func TestLimitedLog(t *testing.T) {
-	l := limitedLog{every: time.Minute}
+	l := newLimitedLog(time.Minute)
 	now := time.Unix(0, 0)
 	if ok, held := l.fail(now); !ok || held != 0 {
 		t.Errorf("first fail = %v, %d; want true, 0", ok, held)

@@ -153,8 +153,8 @@ func (d *DNS) Name() string { return "dns" }
 type dnsState struct {
 	addrs    []netip.Addr // the last good A and AAAA answer, sorted
 	targets  []string     // the last good SRV answer, sorted
-	queryLog limitedLog
-	srvLog   limitedLog
+	queryLog *limitedLog
+	srvLog   *limitedLog
 	tries    *attempts
 
 	resolves sync.WaitGroup
@@ -168,8 +168,8 @@ type dnsState struct {
 // returns nil.
 func (d *DNS) Run(ctx context.Context, c Cluster) error {
 	st := &dnsState{
-		queryLog: limitedLog{every: errorLogEvery},
-		srvLog:   limitedLog{every: errorLogEvery},
+		queryLog: newLimitedLog(errorLogEvery),
+		srvLog:   newLimitedLog(errorLogEvery),
 		tries:    newAttempts(d.cfg.MinBackoff, d.cfg.MaxBackoff, d.logger),
 		slots:    make(chan struct{}, maxSRVResolves),
 		reported: make(map[string]bool),

@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+
+	"github.com/gonode/gonode/node/ratelog"
 )
 
 // Defaults of GossipConfig. The port and TTL are those of libcluster's
@@ -27,6 +29,15 @@ const (
 	DefaultGossipInterval = time.Second
 )
 
+// DefaultMaxPacketRate is the maximum number of packets per second that a
+// Gossip handles from one source IP address when GossipConfig.MaxPacketRate
+// is 0. A source may send a burst of this many at once. Packets over the
+// rate are dropped before they are decoded, counted in
+// GossipStats.DroppedRate and logged at most once per source every 10
+// seconds. Every node on a host sends from the host's address, so the
+// default leaves room for 200 nodes on one host at the default interval.
+const DefaultMaxPacketRate = 200
+
 // DefaultGossipGroup is the default multicast group of GossipConfig.
 var DefaultGossipGroup = net.IPv4(233, 252, 1, 32)
 
@@ -37,11 +48,6 @@ const (
 	// jitterFraction is the largest share of the interval by which one
 	// send is moved earlier or later, so nodes started together spread out.
 	jitterFraction = 0.25
-
-	// maxLoggedSenders bounds the set of sender addresses whose unopenable
-	// heartbeats were logged, because forged packets can come from any
-	// address.
-	maxLoggedSenders = 1024
 
 	// summaryInterval is the least time between two debug summaries of
 	// dropped foreign packets.
@@ -76,6 +82,9 @@ type GossipConfig struct {
 	// TransportPort is the TCP port of this node's transport listener,
 	// which peers connect to. It is required.
 	TransportPort int
+	// MaxPacketRate is the maximum number of packets per second handled
+	// from one source IP address; 0 means DefaultMaxPacketRate.
+	MaxPacketRate int
 	// Logger receives the Gossip's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -100,10 +109,10 @@ type Gossip struct {
 	running atomic.Bool
 	stats   gossipCounters
 
+	rate    *sourceRate     // packets handled per source address
+	senders ratelog.Limiter // log records of unopenable or over-rate packets, by sender
+
 	mu sync.Mutex
-	// loggedSenders holds the sender addresses whose unopenable
-	// heartbeats were logged, at most maxLoggedSenders of them.
-	loggedSenders map[string]bool
 	// loggedNameClash is set once a heartbeat with this node's name and
 	// another transport port was logged.
 	loggedNameClash bool
@@ -130,11 +139,15 @@ type GossipStats struct {
 	// opened: sealed with another secret, sealed or plain against this
 	// node's setting, or of another version.
 	DroppedUnopenable uint64
+	// DroppedRate counts the packets dropped undecoded because their
+	// source sent more than the maximum packet rate.
+	DroppedRate uint64
 }
 
 type gossipCounters struct {
 	sent, sendErrors, received, own atomic.Uint64
 	foreign, libcluster, unopenable atomic.Uint64
+	overRate                        atomic.Uint64
 }
 
 // NewGossip checks cfg, applies its defaults and returns a Gossip that is
@@ -142,9 +155,8 @@ type gossipCounters struct {
 // error matching ErrUnknownInterface.
 func NewGossip(cfg GossipConfig) (*Gossip, error) {
 	g := &Gossip{
-		name:          cfg.NodeName,
-		tcpPort:       cfg.TransportPort,
-		loggedSenders: make(map[string]bool),
+		name:    cfg.NodeName,
+		tcpPort: cfg.TransportPort,
 	}
 	if err := g.applyNumbers(cfg); err != nil {
 		return nil, err
@@ -212,6 +224,15 @@ func (g *Gossip) applyNumbers(cfg GossipConfig) error {
 		g.interval = cfg.Interval
 	}
 
+	if cfg.MaxPacketRate < 0 {
+		return fmt.Errorf("gossip max packet rate %d is negative", cfg.MaxPacketRate)
+	}
+	rate := cfg.MaxPacketRate
+	if rate == 0 {
+		rate = DefaultMaxPacketRate
+	}
+	g.rate = newSourceRate(rate)
+
 	if cfg.TransportPort < 1 || cfg.TransportPort > 65535 {
 		return fmt.Errorf("gossip transport port %d out of range 1..65535 (set TransportPort)", cfg.TransportPort)
 	}
@@ -231,6 +252,7 @@ func (g *Gossip) Stats() GossipStats {
 		DroppedForeign:    g.stats.foreign.Load(),
 		DroppedLibcluster: g.stats.libcluster.Load(),
 		DroppedUnopenable: g.stats.unopenable.Load(),
+		DroppedRate:       g.stats.overRate.Load(),
 	}
 }
 
@@ -284,7 +306,8 @@ func (g *Gossip) Run(ctx context.Context, c Cluster) error {
 	}
 	s := g.Stats()
 	g.logger.Info("gossip stopped", "sent", s.Sent, "received", s.Received,
-		"dropped_foreign", s.DroppedForeign, "dropped_unopenable", s.DroppedUnopenable)
+		"dropped_foreign", s.DroppedForeign, "dropped_unopenable", s.DroppedUnopenable,
+		"dropped_over_rate", s.DroppedRate)
 	return nil
 }
 

@@ -223,7 +223,7 @@ func (h *HostsFile) Name() string { return "hosts-file" }
 type hostsFileState struct {
 	hosts     []string                    // the last good read of the file
 	names     map[string][]epmd.NameEntry // the last good NAMES response, by host
-	fileLog   limitedLog
+	fileLog   *limitedLog
 	namesLogs map[string]*limitedLog // by host
 	tries     *attempts
 }
@@ -233,7 +233,7 @@ type hostsFileState struct {
 func (h *HostsFile) Run(ctx context.Context, c Cluster) error {
 	st := &hostsFileState{
 		names:     make(map[string][]epmd.NameEntry),
-		fileLog:   limitedLog{every: errorLogEvery},
+		fileLog:   newLimitedLog(errorLogEvery),
 		namesLogs: make(map[string]*limitedLog),
 		tries:     newAttempts(h.cfg.MinBackoff, h.cfg.MaxBackoff, h.logger),
 	}
@@ -263,7 +263,7 @@ func (h *HostsFile) pollOnce(ctx context.Context, c Cluster, st *hostsFileState)
 	for _, host := range st.hosts {
 		log := st.namesLogs[host]
 		if log == nil {
-			log = &limitedLog{every: errorLogEvery}
+			log = newLimitedLog(errorLogEvery)
 			st.namesLogs[host] = log
 		}
 		a := answers[host]

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
+
+	"github.com/gonode/gonode/node/ratelog"
 )
 
 // receive reads datagrams from conn and handles each until conn is
@@ -32,6 +35,11 @@ func (g *Gossip) receive(conn net.PacketConn, c Cluster, self string) error {
 // handle decodes one datagram from src and reports a new peer to c.
 func (g *Gossip) handle(packet []byte, src netip.AddrPort, c Cluster, self string) {
 	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+	if !g.rate.allow(src.Addr(), time.Now()) {
+		g.stats.overRate.Add(1)
+		g.logOverRate(src.Addr())
+		return
+	}
 	hb, err := g.codec.Decode(packet)
 	switch {
 	case errors.Is(err, ErrUnopenable):
@@ -62,25 +70,28 @@ func (g *Gossip) handle(packet []byte, src netip.AddrPort, c Cluster, self strin
 	c.Connect(Peer{Name: hb.Name, Addr: addr.String(), Strategy: g.Name()})
 }
 
-// logUnopenable logs an unopenable heartbeat once per sender address.
+// logUnopenable logs an unopenable heartbeat from src, at most once per
+// sender address every ratelog.DefaultWindow.
 func (g *Gossip) logUnopenable(src netip.AddrPort, err error) {
 	key := src.String()
-	g.mu.Lock()
-	seen := g.loggedSenders[key]
-	full := len(g.loggedSenders) >= maxLoggedSenders
-	if !seen && !full {
-		g.loggedSenders[key] = true
-	}
-	filled := !full && len(g.loggedSenders) == maxLoggedSenders
-	g.mu.Unlock()
-	if seen || full {
+	ok, suppressed, since := g.senders.Allow("unopenable " + key)
+	if !ok {
 		return
 	}
 	msg := fmt.Sprintf("cannot open gossip heartbeat from %s: %v (%s)", key, err, unopenableHint(err))
-	g.logger.Warn(msg, "sender", key)
-	if filled {
-		g.logger.Warn(fmt.Sprintf("unopenable gossip heartbeats came from %d senders; not logging further senders", maxLoggedSenders))
+	g.logger.Warn(msg+ratelog.Suffix(suppressed, since), "sender", key)
+}
+
+// logOverRate logs a packet dropped over the rate of its source, at most
+// once per source every ratelog.DefaultWindow.
+func (g *Gossip) logOverRate(src netip.Addr) {
+	key := src.String()
+	ok, suppressed, since := g.senders.Allow("rate " + key)
+	if !ok {
+		return
 	}
+	msg := fmt.Sprintf("dropping gossip packets from %s: it sends more than %d per second", key, g.rate.perSecond)
+	g.logger.Warn(msg+ratelog.Suffix(suppressed, since), "sender", key)
 }
 
 // unopenableHint returns the likely cause of an unopenable heartbeat.

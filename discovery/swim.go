@@ -208,7 +208,7 @@ func (s *SWIM) rejoin(ctx context.Context, ml *memberlist.Memberlist) {
 	if len(s.cfg.Join) == 0 {
 		return
 	}
-	failures := limitedLog{every: errorLogEvery}
+	failures := newLimitedLog(errorLogEvery)
 	poll(ctx, s.cfg.RejoinInterval, func(ctx context.Context) {
 		missing := s.missingSeeds(ml)
 		if len(missing) == 0 {
@@ -291,11 +291,11 @@ type memberlistLog struct {
 	logger *slog.Logger
 
 	mu      sync.Mutex
-	limiter limitedLog // guarded by mu
+	limiter *limitedLog // guarded by mu
 }
 
 func newMemberlistLog(logger *slog.Logger) *memberlistLog {
-	return &memberlistLog{logger: logger, limiter: limitedLog{every: errorLogEvery}}
+	return &memberlistLog{logger: logger, limiter: newLimitedLog(errorLogEvery)}
 }
 
 func (l *memberlistLog) Write(p []byte) (int, error) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gonode/gonode/node/epmd"
+	"github.com/gonode/gonode/node/ratelog"
 	"github.com/gonode/gonode/node/term"
 	"github.com/gonode/gonode/transport"
 )
@@ -41,16 +42,19 @@ type retry struct {
 	next     time.Time
 }
 
+// Back-off of ConnectLater, the connection attempts that discovery
+// strategies start. After a failed attempt to a peer, later attempts to it
+// are skipped until the back-off passes. It starts at MinConnectBackoff
+// and doubles with each failure up to MaxConnectBackoff, and a successful
+// connection resets it. Connect, Ping and Send do not wait for it.
 const (
-	minBackoff = 500 * time.Millisecond
-	maxBackoff = 10 * time.Second
-
-	// maxReported and maxBackoffPeers bound the failure bookkeeping that
-	// unauthenticated traffic (forged heartbeats, garbage connections)
-	// can make the node keep.
-	maxReported     = 4096
-	maxBackoffPeers = 4096
+	MinConnectBackoff = 500 * time.Millisecond
+	MaxConnectBackoff = 10 * time.Second
 )
+
+// maxBackoffPeers bounds the back-off table, which unauthenticated
+// traffic (forged heartbeats) can fill with names.
+const maxBackoffPeers = 4096
 
 // EventKind distinguishes a nodeup from a nodedown.
 type EventKind int
@@ -396,7 +400,10 @@ func (n *Node) acceptLoop() {
 			if n.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			n.log.Error("accept failed", "err", err)
+			// Such as too many open files: retried every 100 ms.
+			if ok, repeats := n.shouldReport("listener", "accept"); ok {
+				n.log.Error("accept failed"+repeats, "addr", n.listener.Addr().String(), "err", err)
+			}
 			select {
 			case <-time.After(100 * time.Millisecond):
 			case <-n.ctx.Done():
@@ -404,11 +411,28 @@ func (n *Node) acceptLoop() {
 			}
 			continue
 		}
+		select {
+		case n.handshakes <- struct{}{}:
+		default:
+			n.rejectBusy(c)
+			continue
+		}
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
+			defer func() { <-n.handshakes }()
 			n.handshake(c)
 		}()
+	}
+}
+
+// rejectBusy closes a connection accepted while MaxHandshakes handshakes
+// are in flight.
+func (n *Node) rejectBusy(c net.Conn) {
+	remote := c.RemoteAddr().String()
+	c.Close()
+	if ok, repeats := n.shouldReport(reportKey("", remote), "busy"); ok {
+		n.log.Warn("rejected connection from "+remote+": too many handshakes in flight"+repeats, "addr", remote, "max", MaxHandshakes)
 	}
 }
 
@@ -461,8 +485,8 @@ func (n *Node) admit(peerName string, creation uint64) transport.Status {
 		return transport.StatusNotAllowed
 	}
 	if err := n.checkNameKind(peerName); err != nil {
-		if n.firstReport(peerName, "name kind") {
-			n.log.Warn("rejected connection from "+term.Inspect(term.Atom(peerName)), "err", err)
+		if ok, repeats := n.shouldReport(peerName, "name kind"); ok {
+			n.log.Warn("rejected connection from "+term.Inspect(term.Atom(peerName))+repeats, "peer", peerName, "err", err)
 		}
 		return transport.StatusNotAllowed
 	}
@@ -514,12 +538,10 @@ func (n *Node) keep(c *transport.Conn, outgoing bool, via string) {
 	case !exists:
 		n.peers[name] = p
 		delete(n.backoff, name)
-		delete(n.reported, name)
 		n.emitLocked(Event{Kind: NodeUp, Node: name})
 	case restarted:
 		drop = old.conn
 		n.peers[name] = p
-		delete(n.reported, name)
 		n.emitLocked(Event{Kind: NodeDown, Node: name, Reason: "restarted"})
 		n.emitLocked(Event{Kind: NodeUp, Node: name})
 	case p.creation == old.creation && dialedBySmaller(n.name, name, outgoing) && !dialedBySmaller(n.name, name, old.outgoing):
@@ -575,7 +597,9 @@ type peerHandler struct {
 func (h *peerHandler) HandleMessage(to, from string, payload []byte) {
 	msg, err := term.Unmarshal(payload)
 	if err != nil {
-		h.n.log.Warn("undecodable message dropped", "peer", h.p.name, "to", to, "err", err)
+		if ok, repeats := h.n.shouldReport(h.p.name, "undecodable"); ok {
+			h.n.log.Warn("undecodable message dropped"+repeats, "peer", h.p.name, "to", to, "err", err)
+		}
 		return
 	}
 	h.n.deliver(to, msg) // a message to an unregistered name is dropped, as in Erlang
@@ -609,9 +633,10 @@ func (h *peerHandler) HandleDown(err error) {
 //
 // ConnectLater starts a connection attempt to node at addr in the
 // background and returns at once; via names the strategy. Attempts to a
-// node that failed recently wait for its back-off, which doubles with each
-// failure from 0.5 s up to 10 s. Failures are logged once per node and
-// reason until the node connects.
+// node that failed recently are skipped until its back-off passes, which
+// doubles with each failure from MinConnectBackoff up to
+// MaxConnectBackoff. Repeated failures of one kind to one node are logged
+// at most once every ratelog.DefaultWindow, with a count.
 func (n *Node) ConnectLater(node, addr, via string) {
 	n.connectLater(node, addr, via, false)
 }
@@ -660,8 +685,8 @@ func (n *Node) connectLater(node, addr, via string, limited bool) startResult {
 			n.backoff[node] = r
 		}
 		r.failures++
-		wait := minBackoff << min(r.failures-1, 5)
-		r.next = time.Now().Add(min(wait, maxBackoff))
+		wait := MinConnectBackoff << min(r.failures-1, 5)
+		r.next = time.Now().Add(min(wait, MaxConnectBackoff))
 		n.mu.Unlock()
 		n.reportConnectError(node, via, err)
 	}()
@@ -682,17 +707,18 @@ func (n *Node) pruneBackoffLocked() {
 	}
 }
 
-// reportConnectError logs a failed attempt to node, once per node and
-// kind of failure.
+// reportConnectError logs a failed attempt to node, at most once per
+// node and kind of failure every ratelog.DefaultWindow.
 func (n *Node) reportConnectError(node, via string, err error) {
-	if !n.firstReport(node, errorKind(err)) {
+	ok, repeats := n.shouldReport(node, errorKind(err))
+	if !ok {
 		return
 	}
 	msg := "cannot connect to " + term.Inspect(term.Atom(node))
 	if errors.Is(err, transport.ErrBadCookie) {
 		msg += ": the cookies differ (the peer rejected ours, or its proof failed)"
 	}
-	n.log.With("component", via).Warn(msg, "err", err)
+	n.log.With("component", via).Warn(msg+repeats, "peer", node, "err", err)
 }
 
 // maxCallLogged bounds the nodes whose last failed Connect or Ping time
@@ -718,8 +744,8 @@ func (n *Node) logCallFailure(node string, err error) {
 	n.log.With("component", "node").Warn("cannot connect to "+term.Inspect(term.Atom(node)), "err", err)
 }
 
-// reportRejected logs a failed incoming handshake once per peer and kind
-// of failure.
+// reportRejected logs a failed incoming handshake, at most once per peer
+// and kind of failure every ratelog.DefaultWindow.
 func (n *Node) reportRejected(remote string, err error) {
 	var herr *transport.HandshakeError
 	peerName := ""
@@ -729,16 +755,8 @@ func (n *Node) reportRejected(remote string, err error) {
 	if errors.Is(err, transport.ErrAlreadyConnected) {
 		return
 	}
-	who := peerName
-	if who == "" {
-		// Each connection comes from a new port: key by the address, so
-		// a stream of garbage connections from one host logs once.
-		who = remote
-		if host, _, splitErr := net.SplitHostPort(remote); splitErr == nil {
-			who = host
-		}
-	}
-	if !n.firstReport(who, errorKind(err)) {
+	ok, repeats := n.shouldReport(reportKey(peerName, remote), errorKind(err))
+	if !ok {
 		return
 	}
 	msg := "rejected connection from " + remote
@@ -748,30 +766,28 @@ func (n *Node) reportRejected(remote string, err error) {
 	if errors.Is(err, transport.ErrBadCookie) {
 		msg += ": it does not have our cookie"
 	}
-	n.log.Warn(msg, "addr", remote, "err", err)
+	n.log.Warn(msg+repeats, "peer", peerName, "addr", remote, "err", err)
 }
 
-// firstReport records that who failed with kind and reports whether it
-// is the first such failure since who last connected.
-func (n *Node) firstReport(who, kind string) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	kinds := n.reported[who]
-	if kinds == nil && len(n.reported) >= maxReported {
-		// Forged names and addresses could grow the map without
-		// bound: past the limit it starts again, so old failures may be
-		// logged once more.
-		clear(n.reported)
+// reportKey returns the key under which failures of a connection from
+// remote that claimed peerName are counted: the name when there is one,
+// else the host. Each connection comes from a new port, so keying by the
+// host makes a stream of garbage connections from one host one key.
+func reportKey(peerName, remote string) string {
+	if peerName != "" {
+		return peerName
 	}
-	if kinds == nil {
-		kinds = make(map[string]bool)
-		n.reported[who] = kinds
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		return host
 	}
-	if kinds[kind] {
-		return false
-	}
-	kinds[kind] = true
-	return true
+	return remote
+}
+
+// shouldReport reports whether a failure of kind with who should be
+// logged now, and returns the note on how many were held back before it.
+func (n *Node) shouldReport(who, kind string) (bool, string) {
+	ok, suppressed, since := n.reports.Allow(who + " " + kind)
+	return ok, ratelog.Suffix(suppressed, since)
 }
 
 // errorKind names the kind of a connection error, so that a repeated

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/gonode/gonode/node/epmd"
+	"github.com/gonode/gonode/node/ratelog"
 	"github.com/gonode/gonode/node/term"
 	"github.com/gonode/gonode/transport"
 )
@@ -37,10 +38,27 @@ var ErrNotRegistered = errors.New("no process registered under that name")
 
 // Defaults for the zero values of Config.
 const (
+	// DefaultConnectTimeout bounds one connection attempt, port mapper
+	// lookup and handshake included, and each incoming handshake. A
+	// handshake that takes longer fails and its connection is closed.
 	DefaultConnectTimeout = 5 * time.Second
 	DefaultPingTimeout    = 5 * time.Second
-	DefaultMailboxLimit   = 100_000
+	// DefaultMailboxLimit is the maximum number of messages one mailbox
+	// holds. A message to a full mailbox is dropped, counted in
+	// Mailbox.Dropped and logged at most once per mailbox every 10 s.
+	DefaultMailboxLimit = 100_000
 )
+
+// MaxHandshakes is the maximum number of incoming handshakes in flight.
+// A connection accepted while that many run is closed at once, before a
+// byte is read, and logged at most once per remote host every 10 s. With
+// DefaultConnectTimeout, a host that opens idle connections holds at most
+// this many for 5 s each, and established connections are not affected.
+//
+// NOTE: the limit is shared by all remote hosts, so a flood of idle
+// connections delays the handshakes of real peers until it stops; their
+// strategies retry with back-off.
+const MaxHandshakes = 64
 
 // Config sets up a node. Name and Cookie are required.
 type Config struct {
@@ -110,16 +128,19 @@ type Node struct {
 	wg     sync.WaitGroup
 
 	mu        sync.Mutex
-	peers     map[string]*peer           // guarded by mu; connected nodes by name
-	dials     map[string]*dial           // guarded by mu; outgoing attempts in flight
-	accepting map[string]int             // guarded by mu; incoming handshakes admitted, by peer
-	changed   chan struct{}              // guarded by mu; closed when peers changes
-	mailboxes map[string]*Mailbox        // guarded by mu
-	watchers  []chan Event               // guarded by mu
-	backoff   map[string]*retry          // guarded by mu; failed attempts per peer
-	reported  map[string]map[string]bool // guarded by mu; kinds of failure logged, by peer
-	callFuncs map[string]CallFunc        // guarded by mu; call methods served, by name
-	closed    bool                       // guarded by mu
+	peers     map[string]*peer    // guarded by mu; connected nodes by name
+	dials     map[string]*dial    // guarded by mu; outgoing attempts in flight
+	accepting map[string]int      // guarded by mu; incoming handshakes admitted, by peer
+	changed   chan struct{}       // guarded by mu; closed when peers changes
+	mailboxes map[string]*Mailbox // guarded by mu
+	watchers  []chan Event        // guarded by mu
+	backoff   map[string]*retry   // guarded by mu; failed attempts per peer
+	callFuncs map[string]CallFunc // guarded by mu; call methods served, by name
+	closed    bool                // guarded by mu
+
+	handshakes chan struct{}   // one token per incoming handshake in flight
+	reports    ratelog.Limiter // log records of failed connections, by peer and kind
+	drops      ratelog.Limiter // log records of messages dropped at a full mailbox, by name
 
 	meshWake     chan struct{}        // capacity 1; a value asks meshLoop for a round of peer lists
 	meshBudget   tokenBucket          // guarded by mu; the rate limit of connects from peer lists
@@ -166,10 +187,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		changed:      make(chan struct{}),
 		mailboxes:    make(map[string]*Mailbox),
 		backoff:      make(map[string]*retry),
-		reported:     make(map[string]map[string]bool),
 		callFuncs:    make(map[string]CallFunc),
 		meshWake:     make(chan struct{}, 1),
 		callLoggedAt: make(map[string]time.Time),
+
+		handshakes: make(chan struct{}, MaxHandshakes),
 	}
 	n.tcfg = transport.Config{
 		Name:         cfg.Name,
@@ -273,43 +295,73 @@ func (n *Node) EPMDAddr() string {
 	return n.epmdAddr
 }
 
+// CloseTimeout bounds Node.Close. Close gives every peer up to one second
+// at once (less with a tick timeout below one second) to take the frames
+// queued for it and a goodbye, so each peer sees the reason disconnect,
+// not a tick timeout. It then removes the port mapper registration and
+// waits for the node's goroutines for the rest of CloseTimeout.
+const CloseTimeout = 3 * time.Second
+
+// ErrCloseTimeout is the error Close returns when the node's goroutines
+// did not end within CloseTimeout.
+var ErrCloseTimeout = errors.New("node goroutines still running after the close timeout")
+
 // Close sends a goodbye to every peer, closes the listener and the port
-// mapper registration, and waits for the node's goroutines. It is safe to
-// call more than once.
+// mapper registration, and waits for the node's goroutines, within
+// CloseTimeout. When a goroutine does not end in time (a discovery
+// strategy that ignores its context), Close logs it and returns
+// ErrCloseTimeout. Close is safe to call more than once; later calls
+// return nil at once.
 func (n *Node) Close() error {
-	n.closeOnce.Do(func() {
-		n.mu.Lock()
-		n.closed = true
-		peers := make([]*peer, 0, len(n.peers))
-		for _, p := range n.peers {
-			peers = append(peers, p)
-		}
-		n.mu.Unlock()
+	var err error
+	n.closeOnce.Do(func() { err = n.close() })
+	return err
+}
 
-		n.cancel()
-		n.listener.Close()
-		var wg sync.WaitGroup
-		for _, p := range peers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				p.conn.Close()
-			}()
-		}
-		wg.Wait()
-		if n.epmdReg != nil {
-			n.epmdReg.Close()
-		}
+func (n *Node) close() error {
+	start := time.Now()
+	n.mu.Lock()
+	n.closed = true
+	peers := make([]*peer, 0, len(n.peers))
+	for _, p := range n.peers {
+		peers = append(peers, p)
+	}
+	n.mu.Unlock()
+
+	n.cancel()
+	n.listener.Close()
+	var wg sync.WaitGroup
+	for _, p := range peers {
+		wg.Go(func() { p.conn.Close() })
+	}
+	wg.Wait()
+	if n.epmdReg != nil {
+		n.epmdReg.Close()
+	}
+
+	var err error
+	ended := make(chan struct{})
+	go func() {
 		n.wg.Wait()
+		close(ended)
+	}()
+	timer := time.NewTimer(CloseTimeout - time.Since(start))
+	defer timer.Stop()
+	select {
+	case <-ended:
+	case <-timer.C:
+		err = ErrCloseTimeout
+		n.log.Error("close: goroutines still running", "timeout", CloseTimeout)
+	}
+	n.log.Debug("closed", "peers", len(peers), "took", time.Since(start).Round(time.Millisecond))
 
-		n.mu.Lock()
-		for _, w := range n.watchers {
-			close(w)
-		}
-		n.watchers = nil
-		n.mu.Unlock()
-	})
-	return nil
+	n.mu.Lock()
+	for _, w := range n.watchers {
+		close(w)
+	}
+	n.watchers = nil
+	n.mu.Unlock()
+	return err
 }
 
 // Done returns a channel that is closed when the node starts closing.
@@ -387,9 +439,9 @@ func (n *Node) deliver(name string, msg any) bool {
 		return false
 	}
 	if !mb.put(msg) {
-		// NOTE: every dropped message logs a line; a flood wants a
-		// rate limit here.
-		n.log.Warn("mailbox full, message dropped", "name", name, "limit", n.cfg.MailboxLimit, "dropped", mb.Dropped())
+		if ok, suppressed, since := n.drops.Allow(name); ok {
+			n.log.Warn("mailbox "+name+" full, message dropped"+ratelog.Suffix(suppressed, since), "name", name, "limit", n.cfg.MailboxLimit, "dropped_total", mb.Dropped())
+		}
 	}
 	return true
 }

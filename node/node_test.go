@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/gonode/gonode/node"
 	"github.com/gonode/gonode/node/epmd"
 	"github.com/gonode/gonode/node/nodetest"
@@ -22,8 +24,14 @@ import (
 
 // TestMain runs the package's tests, examples included, in a private
 // network namespace, because they listen on loopback and run a port
-// mapper.
-func TestMain(m *testing.M) { nodetest.Main(m) }
+// mapper. In there, it fails the run when a goroutine outlives the tests,
+// which every Node.Close should prevent.
+func TestMain(m *testing.M) {
+	if !nodetest.Inside() {
+		nodetest.Main(m) // runs this binary again in the namespace, and exits
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // testTimeout bounds every wait in one test.
 const testTimeout = 10 * time.Second

@@ -27,6 +27,8 @@ const (
 )
 
 func runInteractive(ctx context.Context, rt *Runtime, opts Options) int {
+	ctx, leave := context.WithCancel(ctx)
+	defer leave()
 	complete := &completer{rt: rt}
 	rl, err := readline.NewEx(&readline.Config{
 		Prompt:                 prompt(opts.nodeName(), 1),
@@ -60,7 +62,9 @@ func runInteractive(ctx context.Context, rt *Runtime, opts Options) int {
 	}
 
 	// Ctrl-C while a command runs (the terminal is out of raw mode then)
-	// cancels that command, as it interrupts a receive in iex.
+	// cancels that command, as it interrupts a receive in iex. While the
+	// line editor waits, Ctrl-C is a key, not a signal, so a SIGINT then
+	// comes from another process (kill -INT), and the shell leaves.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt)
 	defer signal.Stop(sigs)
@@ -71,6 +75,8 @@ func runInteractive(ctx context.Context, rt *Runtime, opts Options) int {
 			mu.Lock()
 			if cancelEval != nil {
 				cancelEval()
+			} else {
+				leave()
 			}
 			mu.Unlock()
 		}
