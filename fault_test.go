@@ -56,10 +56,12 @@ func TestFaultKilledPeerNoticedAtOnce(t *testing.T) {
 	b.kill(syscall.SIGKILL)
 	took := timeUntilGone(t, a, l.atom("b"), start, 5*time.Second)
 	t.Logf("SIGKILL: a dropped b after %v", took.Round(time.Millisecond))
-	if took > time.Second {
-		t.Errorf("a dropped the killed b after %v, want at once (the kernel closes its socket)", took)
-	}
+	// The reason, not the time, shows that the closed socket was noticed
+	// and not the silence: the time is the benchmark's to measure.
 	a.waitStderr("connection_closed", time.Second)
+	if strings.Contains(a.stderr.String(), "net_tick_timeout") {
+		t.Errorf("a dropped the killed b on a tick timeout, want connection_closed:\n%s", a.stderr.String())
+	}
 }
 
 // tickTimeCases are the tick times under which a silent peer is tested,
@@ -67,10 +69,11 @@ func TestFaultKilledPeerNoticedAtOnce(t *testing.T) {
 var tickTimeCases = []struct {
 	name  string
 	extra []string
-	max   time.Duration // tick time plus one tick interval, plus 500 ms of polling slack
+	max   time.Duration // tick time plus one tick interval, plus 2 s of slack for a loaded machine
 }{
-	{"default tick time", nil, 5500 * time.Millisecond},
-	{"tick time 1s", []string{"--net-ticktime", "1"}, 1750 * time.Millisecond},
+	{"default tick time", nil, 7 * time.Second},
+	// Under the default tick time of 4 s, so a pass shows the flag works.
+	{"tick time 1s", []string{"--net-ticktime", "1"}, 3250 * time.Millisecond},
 }
 
 func TestFaultFrozenPeerTimesOut(t *testing.T) {
