@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/fatih/color"
+
+	"github.com/gonode/gonode/node/ratelog"
 )
 
 // SwitchWriter is an io.Writer whose destination can be changed while
@@ -52,9 +54,9 @@ type LogHandler struct {
 	color     bool
 	timestamp bool
 	component string
-	attrs     string         // preformatted " key=value" pairs
-	group     string         // key prefix for later attributes
-	repeats   *repeatLimiter // shared by the handlers made by WithAttrs and WithGroup
+	attrs     string           // preformatted " key=value" pairs
+	group     string           // key prefix for later attributes
+	repeats   *ratelog.Limiter // shared by the handlers made by WithAttrs and WithGroup
 }
 
 // LogOptions set up a LogHandler.
@@ -75,7 +77,7 @@ func NewLogHandler(out io.Writer, opts LogOptions) *LogHandler {
 	if level == nil {
 		level = slog.LevelInfo
 	}
-	return &LogHandler{out: out, level: level, color: opts.Color, timestamp: opts.Timestamp, repeats: newRepeatLimiter(repeatWindow)}
+	return &LogHandler{out: out, level: level, color: opts.Color, timestamp: opts.Timestamp, repeats: &ratelog.Limiter{}}
 }
 
 // Enabled reports whether records at level are written.
@@ -107,13 +109,13 @@ func (h *LogHandler) Handle(_ context.Context, r slog.Record) error {
 	b.WriteString(r.Message)
 	b.WriteString(attrs.String())
 	if r.Level >= slog.LevelWarn && h.repeats != nil {
-		show, suppressed := h.repeats.allow(b.String(), time.Now())
+		// A warning or error is printed once per ratelog.DefaultWindow,
+		// with the count of the repeats held back.
+		show, suppressed, since := h.repeats.Allow(b.String())
 		if !show {
 			return nil
 		}
-		if suppressed > 0 {
-			fmt.Fprintf(&b, " (%d more like this in the last %s)", suppressed, repeatWindow)
-		}
+		b.WriteString(ratelog.Suffix(suppressed, since))
 	}
 	b.WriteString("\n")
 	line := b.String()
@@ -215,60 +217,4 @@ func ParseLevel(s string) (slog.Level, error) {
 		return slog.LevelError, nil
 	}
 	return 0, fmt.Errorf("invalid log level %q: want debug, info, warning or error", s)
-}
-
-// repeatWindow is how long a warning or error is not printed again after
-// it was printed.
-const repeatWindow = 10 * time.Second
-
-// maxRepeatKeys bounds the messages a repeatLimiter remembers.
-const maxRepeatKeys = 1000
-
-// repeatLimiter lets a log line through once per window and counts the
-// repeats it holds back, which the next line that goes through reports.
-type repeatLimiter struct {
-	window time.Duration
-
-	mu   sync.Mutex
-	seen map[string]*repeatState // guarded by mu
-}
-
-type repeatState struct {
-	shown      time.Time
-	suppressed int
-}
-
-func newRepeatLimiter(window time.Duration) *repeatLimiter {
-	return &repeatLimiter{window: window, seen: make(map[string]*repeatState)}
-}
-
-// allow reports whether the line key is printed at now, and how many
-// repeats were held back since it was last printed.
-func (l *repeatLimiter) allow(key string, now time.Time) (bool, int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	st, ok := l.seen[key]
-	if ok && now.Sub(st.shown) < l.window {
-		st.suppressed++
-		return false, 0
-	}
-	if !ok {
-		if len(l.seen) >= maxRepeatKeys {
-			for k, old := range l.seen {
-				if now.Sub(old.shown) >= l.window {
-					delete(l.seen, k)
-				}
-			}
-		}
-		if len(l.seen) >= maxRepeatKeys {
-			// NOTE: with this many distinct warnings in one window, new
-			// ones are printed without limit.
-			return true, 0
-		}
-		st = &repeatState{}
-		l.seen[key] = st
-	}
-	suppressed := st.suppressed
-	st.shown, st.suppressed = now, 0
-	return true, suppressed
 }

@@ -273,12 +273,4 @@ func TestLogRepeatsLimited(t *testing.T) {
 		t.Errorf("a different warning was held back:\n%s", got)
 	}
 
-	l := newRepeatLimiter(time.Second)
-	start := time.Now()
-	l.allow("k", start)
-	l.allow("k", start.Add(100*time.Millisecond))
-	l.allow("k", start.Add(200*time.Millisecond))
-	if show, n := l.allow("k", start.Add(2*time.Second)); !show || n != 2 {
-		t.Errorf("allow after the window = %v, %d, want true and 2 held back", show, n)
-	}
 }
