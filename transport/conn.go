@@ -116,6 +116,10 @@ type Conn struct {
 	batch  []byte // the frames taken from pending
 	sealed []byte // batch sealed
 	rest   []byte // the unwritten tail of a non-blocking write, which the writer goroutine writes first
+	// deadlineSet is set while the socket has the write deadline of the
+	// writer goroutine's last write, which a non-blocking write must
+	// clear first: the raw write checks it too.
+	deadlineSet bool
 
 	mu            sync.Mutex
 	cond          sync.Cond                // signalled, with L = &mu, when pending shrinks or the connection goes down

@@ -353,6 +353,45 @@ func TestConnTicksKeepIdleConnUp(t *testing.T) {
 	}
 }
 
+// TestConnStreamAfterTick sends a slow, steady stream after an idle spell,
+// so that a tick sets the write deadline and then direct writes carry the
+// stream for longer than the tick timeout, with no tick in between. The
+// stale deadline of the tick must not fail those writes.
+func TestConnStreamAfterTick(t *testing.T) {
+	checkGoroutines(t)
+	cfg := func(name string) Config {
+		c := testConfig(name, "genki")
+		c.TickInterval = 100 * time.Millisecond
+		c.TickTimeout = 500 * time.Millisecond
+		return c
+	}
+	client, server := connPair(t, cfg("a@vm"), cfg("b@vm"))
+	atClient, atServer := newRecorder(100), newRecorder(100)
+	client.Start(atClient)
+	server.Start(atServer)
+	time.Sleep(300 * time.Millisecond) // long enough for ticks
+	const count = 60
+	for i := range count {
+		if err := client.Send("inbox", "", []byte{byte(i)}); err != nil {
+			t.Fatalf("Send %d: %v", i, err)
+		}
+		time.Sleep(25 * time.Millisecond) // 1.5 s in all, 3 tick timeouts
+	}
+	for i := range count {
+		m := atServer.nextMessage(t)
+		if len(m.payload) != 1 || m.payload[0] != byte(i) {
+			t.Fatalf("message %d has payload %v", i, m.payload)
+		}
+	}
+	select {
+	case err := <-atClient.down:
+		t.Fatalf("client went down during the stream: %v", err)
+	case err := <-atServer.down:
+		t.Fatalf("server went down during the stream: %v", err)
+	default:
+	}
+}
+
 func TestConnTickTimeout(t *testing.T) {
 	checkGoroutines(t)
 	// The client completes the handshake but is never started, so it sends

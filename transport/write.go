@@ -119,6 +119,10 @@ func (c *Conn) writeDirect() {
 			c.nc.Close()
 			return
 		}
+		if c.deadlineSet {
+			c.nc.SetWriteDeadline(time.Time{})
+			c.deadlineSet = false
+		}
 		n, err := c.raw.tryWrite(out)
 		if err != nil {
 			c.writeFailed(err)
@@ -263,6 +267,7 @@ func (c *Conn) writeBatch(b []byte) error {
 			deadline = c.closeDeadline
 		}
 		c.nc.SetWriteDeadline(deadline)
+		c.deadlineSet = true
 		c.mu.Unlock()
 		if _, err := c.nc.Write(b[:n]); err != nil {
 			return err
