@@ -228,6 +228,7 @@ func (n *Node) connect(ctx context.Context, node, addr, via string) (*peer, erro
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.ConnectTimeout)
 	defer cancel()
 	redials := 0
+	waitedAccepting := false
 	for {
 		n.mu.Lock()
 		if n.closed {
@@ -238,13 +239,17 @@ func (n *Node) connect(ctx context.Context, node, addr, via string) (*peer, erro
 			n.mu.Unlock()
 			return p, nil
 		}
-		if n.accepting[node] > 0 {
-			// The node is connecting to us: wait for that handshake
-			// instead of dialing a second connection.
+		if n.accepting[node] > 0 && !waitedAccepting {
+			// The node may be connecting to us: wait a moment for that
+			// handshake instead of dialing a second connection. The
+			// wait is short, because the claim is not proven yet.
 			changed := n.changed
 			n.mu.Unlock()
 			select {
 			case <-changed:
+				continue
+			case <-time.After(alreadyConnectedWait):
+				waitedAccepting = true
 				continue
 			case <-ctx.Done():
 				return nil, fmt.Errorf("connect to %s: %w", node, ctx.Err())
@@ -504,9 +509,10 @@ func (n *Node) admit(peerName string, creation uint64) transport.Status {
 			return transport.StatusAlive
 		}
 	}
-	if n.accepting[peerName] > 0 {
-		return transport.StatusAlive
-	}
+	// NOTE: an incoming handshake that claims peerName and has not yet
+	// proven the cookie does not block another: anyone can send a hello
+	// with any name, and a stalled one must not lock out the real node.
+	// When both prove the cookie, keep leaves one connection.
 	if _, dialing := n.dials[peerName]; dialing && n.name < peerName {
 		return transport.StatusAlive
 	}
@@ -637,21 +643,33 @@ func (h *peerHandler) HandleDown(err error) {
 // doubles with each failure from MinConnectBackoff up to
 // MaxConnectBackoff. Repeated failures of one kind to one node are logged
 // at most once every ratelog.DefaultWindow, with a count.
+//
+// Attempts started by ConnectLater share one rate limit, at most
+// MaxDiscoveryDials at once and then DiscoveryDialRate a second, so that
+// a flood of forged heartbeats naming many nodes cannot make the node
+// dial without bound. A call over the limit is dropped: discovery calls
+// again with the peer's next heartbeat or lookup.
 func (n *Node) ConnectLater(node, addr, via string) {
 	n.connectLater(node, addr, via, false)
 }
+
+// The rate limit of ConnectLater's attempts, a token bucket.
+const (
+	MaxDiscoveryDials = 128
+	DiscoveryDialRate = 16
+)
 
 // startResult is what connectLater did.
 type startResult int
 
 const (
 	startSkipped startResult = iota // connected, dialing or backing off already
-	startLimited                    // over the mesh rate limit
+	startLimited                    // over the mesh or discovery rate limit
 	started
 )
 
-// connectLater is ConnectLater. With limited, the attempt also takes a
-// token of the mesh rate limit.
+// connectLater is ConnectLater. With limited, the attempt takes a token
+// of the mesh rate limit, else one of the discovery rate limit.
 func (n *Node) connectLater(node, addr, via string, limited bool) startResult {
 	n.mu.Lock()
 	now := time.Now()
@@ -662,7 +680,8 @@ func (n *Node) connectLater(node, addr, via string, limited bool) startResult {
 		n.mu.Unlock()
 		return startSkipped
 	}
-	if limited && !n.meshBudget.take(now, meshBurst, meshRate) {
+	if limited && !n.meshBudget.take(now, meshBurst, meshRate) ||
+		!limited && !n.dialBudget.take(now, MaxDiscoveryDials, DiscoveryDialRate) {
 		n.mu.Unlock()
 		return startLimited
 	}
@@ -709,10 +728,26 @@ func (n *Node) pruneBackoffLocked() {
 
 // reportConnectError logs a failed attempt to node, at most once per
 // node and kind of failure every ratelog.DefaultWindow.
+//
+// Lines about different nodes share a second limit, connectLogBurst and
+// then connectLogRate a second, because forged heartbeats can name any
+// number of nodes. The lines it holds back are counted in the next one.
 func (n *Node) reportConnectError(node, via string, err error) {
 	ok, repeats := n.shouldReport(node, errorKind(err))
 	if !ok {
 		return
+	}
+	n.mu.Lock()
+	if !n.connectLogBudget.take(time.Now(), connectLogBurst, connectLogRate) {
+		n.connectLogHeld++
+		n.mu.Unlock()
+		return
+	}
+	held := n.connectLogHeld
+	n.connectLogHeld = 0
+	n.mu.Unlock()
+	if held > 0 {
+		repeats += fmt.Sprintf(" (%d lines about other nodes held back)", held)
 	}
 	msg := "cannot connect to " + term.Inspect(term.Atom(node))
 	if errors.Is(err, transport.ErrBadCookie) {
@@ -720,6 +755,13 @@ func (n *Node) reportConnectError(node, via string, err error) {
 	}
 	n.log.With("component", via).Warn(msg+repeats, "peer", node, "err", err)
 }
+
+// The limit on "cannot connect" lines across all nodes: a burst of
+// connectLogBurst, then connectLogRate a second.
+const (
+	connectLogBurst = 20
+	connectLogRate  = 0.5
+)
 
 // maxCallLogged bounds the nodes whose last failed Connect or Ping time
 // is kept.

@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -153,6 +154,67 @@ func TestConnectLaterBacksOff(t *testing.T) {
 	}
 	if got := strings.Count(logs.String(), "cannot connect to"); got != 1 {
 		t.Errorf("logged %d failed attempts within the back-off, want 1:\n%s", got, logs.String())
+	}
+}
+
+// TestConnectLaterRateLimited names many distinct nodes at one listener
+// that accepts and never answers, as a flood of forged heartbeats would,
+// and checks that the dials and the log lines stay within their limits.
+func TestConnectLaterRateLimited(t *testing.T) {
+	var logs logBuffer
+	a := startLoggedNode(t, "a", "genki", &logs, 0)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var accepted []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			accepted = append(accepted, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range accepted {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+
+	const names = 1000
+	start := time.Now()
+	for i := range names {
+		a.ConnectLater(fullName(t, fmt.Sprintf("forged%d", i)), l.Addr().String(), "test")
+	}
+	time.Sleep(500 * time.Millisecond)
+	elapsed := time.Since(start)
+	mu.Lock()
+	dials := len(accepted)
+	mu.Unlock()
+	limit := node.MaxDiscoveryDials + int(elapsed.Seconds()*node.DiscoveryDialRate) + 1
+	if dials > limit {
+		t.Errorf("%d forged names led to %d dials in %v, want at most %d", names, dials, elapsed, limit)
+	}
+	if dials == 0 {
+		t.Errorf("no dial reached the listener")
+	}
+
+	// The handshakes time out after the connect timeout; then the log
+	// lines about the many nodes are limited as a whole.
+	if !waitFor(node.DefaultConnectTimeout+5*time.Second, func() bool { return strings.Contains(logs.String(), "cannot connect to") }) {
+		t.Fatalf("no failed attempt was logged:\n%s", logs.String())
+	}
+	time.Sleep(500 * time.Millisecond)
+	if got := strings.Count(logs.String(), "cannot connect to"); got > 25 {
+		t.Errorf("logged %d failed attempts to distinct forged nodes, want at most 25", got)
 	}
 }
 

@@ -142,10 +142,13 @@ type Node struct {
 	reports    ratelog.Limiter // log records of failed connections, by peer and kind
 	drops      ratelog.Limiter // log records of messages dropped at a full mailbox, by name
 
-	meshWake     chan struct{}        // capacity 1; a value asks meshLoop for a round of peer lists
-	meshBudget   tokenBucket          // guarded by mu; the rate limit of connects from peer lists
-	meshLoggedAt time.Time            // guarded by mu; when skipped peer list entries were last logged
-	callLoggedAt map[string]time.Time // guarded by mu; when a failed Connect or Ping to a node was last logged
+	meshWake         chan struct{}        // capacity 1; a value asks meshLoop for a round of peer lists
+	meshBudget       tokenBucket          // guarded by mu; the rate limit of connects from peer lists
+	dialBudget       tokenBucket          // guarded by mu; the rate limit of ConnectLater's attempts
+	connectLogBudget tokenBucket          // guarded by mu; the rate limit of "cannot connect" lines
+	connectLogHeld   int                  // guarded by mu; "cannot connect" lines held back since the last one
+	meshLoggedAt     time.Time            // guarded by mu; when skipped peer list entries were last logged
+	callLoggedAt     map[string]time.Time // guarded by mu; when a failed Connect or Ping to a node was last logged
 
 	closeOnce sync.Once
 }

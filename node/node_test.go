@@ -893,3 +893,51 @@ func TestConnectWhileIncomingHandshake(t *testing.T) {
 		t.Errorf("a.List() = %v, b.List() = %v, want each other once", a.List(), b.List())
 	}
 }
+
+// TestForgedHelloDoesNotBlock opens a handshake to b that claims a's
+// name and then stalls, as a client without the cookie can. The real a
+// must still connect to b, and b to a.
+func TestForgedHelloDoesNotBlock(t *testing.T) {
+	epmdAddr := startEPMD(t)
+	a := startNode(t, "a", "genki", epmdAddr)
+	b := startNode(t, "b", "genki", epmdAddr)
+	ctx := testContext(t)
+
+	forge := func() net.Conn {
+		c, err := net.Dial("tcp", b.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		hello, err := transport.AppendFrame(nil, &transport.Frame{
+			Type: transport.FrameHello, Version: transport.HandshakeVersion, Name: a.Name(),
+			Nonce: make([]byte, 32), Flags: transport.FlagEncrypt, Creation: 1,
+		}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write(hello); err != nil {
+			t.Fatal(err)
+		}
+		// Read the status, so the claim is admitted before a dials.
+		c.SetReadDeadline(time.Now().Add(testTimeout))
+		if _, err := c.Read(make([]byte, 512)); err != nil {
+			t.Fatalf("read the status of the forged hello: %v", err)
+		}
+		return c
+	}
+
+	forge()
+	if err := a.ConnectError(ctx, b.Name()); err != nil {
+		t.Fatalf("a connect to b while a forged hello claims a: %v", err)
+	}
+	a.Disconnect(b.Name())
+	if !waitFor(testTimeout, func() bool { return !b.Connected(a.Name()) }) {
+		t.Fatalf("b still lists a after a disconnected")
+	}
+
+	forge()
+	if err := b.ConnectError(ctx, a.Name()); err != nil {
+		t.Fatalf("b connect to a while a forged hello claims a: %v", err)
+	}
+}
