@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"net/netip"
 	"testing"
 )
 
@@ -33,5 +34,20 @@ func TestRouteDevice(t *testing.T) {
 	}
 	if got := routeDevice(header+"\n", net.ParseIP("233.252.1.32")); got != "" {
 		t.Errorf("routeDevice on an empty table = %q, want none", got)
+	}
+}
+
+func TestIsLocalAddr(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		want bool
+	}{
+		{"127.0.0.1", true},
+		{"::ffff:127.0.0.1", true},
+		{"192.0.2.1", false}, // TEST-NET-1, on no interface of a test host
+	} {
+		if got := isLocalAddr(netip.MustParseAddr(tc.addr)); got != tc.want {
+			t.Errorf("isLocalAddr(%s) = %v, want %v", tc.addr, got, tc.want)
+		}
 	}
 }

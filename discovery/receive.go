@@ -57,7 +57,7 @@ func (g *Gossip) handle(packet []byte, src netip.AddrPort, c Cluster, self strin
 	}
 	if hb.Name == self {
 		g.stats.own.Add(1)
-		if hb.Port != g.tcpPort {
+		if hb.Port != g.tcpPort || !isLocalAddr(src.Addr()) {
 			g.logNameClash(src, hb)
 		}
 		return
@@ -108,14 +108,39 @@ func unopenableHint(err error) string {
 	}
 }
 
+// isLocalAddr reports whether ip is an address of one of this host's
+// interfaces. It is asked only about heartbeats that carry this node's
+// own name, which the per-source rate limit bounds.
+func isLocalAddr(ip netip.Addr) bool {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return true // cannot tell, so do not warn
+	}
+	ip = ip.Unmap().WithZone("")
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if local, ok := netip.AddrFromSlice(n.IP); ok && local.Unmap() == ip {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // logNameClash logs, once, a heartbeat that has this node's name but
-// another transport port, which means a second node uses the same name.
+// another transport port or another host's address, which means a second
+// node uses the same name.
 func (g *Gossip) logNameClash(src netip.AddrPort, hb Heartbeat) {
 	g.mu.Lock()
 	logged := g.loggedNameClash
 	g.loggedNameClash = true
 	g.mu.Unlock()
 	if logged {
+		return
+	}
+	if hb.Port == g.tcpPort {
+		g.logger.Warn(fmt.Sprintf("gossip heartbeat from %s, another host, advertises this node's name %q (another node with the same name? Give each host its own host name, or use --name)",
+			src, hb.Name))
 		return
 	}
 	g.logger.Warn(fmt.Sprintf("gossip heartbeat from %s advertises this node's name %q with transport port %d, not %d (another node with the same name?)",
