@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -391,24 +390,6 @@ func (c *Conn) run(h Handler) {
 	h.HandleDown(reason)
 }
 
-// yieldBeforeRead lets a goroutine that the last frame woke, such as a
-// receiver of its message, run before the reader goroutine reads again,
-// when that read would find no bytes and park. The woken goroutine then
-// replies without waiting for that read system call, which is on the
-// path of every round trip otherwise. In a stream the next frame is
-// usually buffered already, so the reader does not yield.
-//
-// NOTE: waking a goroutine while a P is idle also makes the Go runtime
-// wake a second thread (runtime.wakep), and that costs more than this
-// yield saves. On a 2-core VM, bench/run's echo round trip takes about
-// 45 µs, and 27 µs with GOMAXPROCS=1, where the plain-TCP limit is
-// 23 µs.
-func (c *Conn) yieldBeforeRead() {
-	if c.fr.buffered() == 0 {
-		runtime.Gosched()
-	}
-}
-
 func (c *Conn) readLoop(h Handler) error {
 	var f Frame
 	loggedUnknown := false
@@ -425,7 +406,6 @@ func (c *Conn) readLoop(h Handler) error {
 			c.inCallback.Add(1)
 			h.HandleMessage(f.To, f.From, payload)
 			c.inCallback.Add(-1)
-			c.yieldBeforeRead()
 		case FramePing:
 			c.mu.Lock()
 			// An error means the connection is closing, so no pong is due.
@@ -441,7 +421,6 @@ func (c *Conn) readLoop(h Handler) error {
 			c.mu.Unlock()
 			if ch != nil {
 				close(ch)
-				c.yieldBeforeRead()
 			}
 		case FrameCall:
 			c.serveCall(&f)

@@ -514,10 +514,6 @@ func (fr *FrameReader) ReadFrame(f *Frame) error {
 	return decodeFrame(body, f, &fr.cache)
 }
 
-// buffered returns the count of bytes read from the stream that no frame
-// has taken yet. With none, the next ReadFrame reads from the stream.
-func (fr *FrameReader) buffered() int { return fr.r.Buffered() }
-
 func (fr *FrameReader) body(size int) []byte {
 	if size > maxRetainedBuffer {
 		return make([]byte, size)

@@ -237,25 +237,6 @@ func TestFrameReaderStream(t *testing.T) {
 	}
 }
 
-func TestFrameReaderBuffered(t *testing.T) {
-	ping := mustAppend(t, &Frame{Type: FramePing, ID: 1})
-	pong := mustAppend(t, &Frame{Type: FramePong, ID: 2})
-	fr := NewFrameReader(bytes.NewReader(append(ping, pong...)), 0)
-	var f Frame
-	if err := fr.ReadFrame(&f); err != nil {
-		t.Fatalf("ReadFrame ping: %v", err)
-	}
-	if got := fr.buffered(); got != len(pong) {
-		t.Errorf("buffered after the ping = %d, want %d (the pong)", got, len(pong))
-	}
-	if err := fr.ReadFrame(&f); err != nil {
-		t.Fatalf("ReadFrame pong: %v", err)
-	}
-	if got := fr.buffered(); got != 0 {
-		t.Errorf("buffered after the pong = %d, want 0", got)
-	}
-}
-
 func TestFrameReaderTruncated(t *testing.T) {
 	wire := mustAppend(t, &Frame{Type: FrameMessage, To: "a", From: "b", Payload: []byte("payload")})
 	for n := 1; n < len(wire); n++ {

@@ -253,8 +253,18 @@ func (c *Conn) writeHeld() bool {
 	}
 }
 
-// writeBatch writes b in chunks, each under a fresh write deadline.
+// writeBatch writes b in chunks, each under a fresh write deadline, and
+// then clears the deadline unless Close set it. The non-blocking writes of
+// writeDirect check the deadline too, so a deadline left behind would fail
+// them once it passed, while frames flow and no tick renews it.
 func (c *Conn) writeBatch(b []byte) error {
+	defer func() {
+		c.mu.Lock()
+		if !c.closing {
+			c.nc.SetWriteDeadline(time.Time{})
+		}
+		c.mu.Unlock()
+	}()
 	for len(b) > 0 {
 		n := min(len(b), writeChunk)
 		c.mu.Lock()
