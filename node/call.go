@@ -34,14 +34,9 @@ func (n *Node) Call(ctx context.Context, node, method string, payload []byte) ([
 	if node == n.name {
 		return n.serveCall(ctx, n.name, method, payload)
 	}
-	n.mu.Lock()
-	p := n.peers[node]
-	n.mu.Unlock()
-	if p == nil {
-		var err error
-		if p, err = n.connect(ctx, node, "", "node"); err != nil {
-			return nil, err
-		}
+	p, err := n.peerOrConnect(ctx, node)
+	if err != nil {
+		return nil, err
 	}
 	return p.conn.Call(ctx, method, payload)
 }

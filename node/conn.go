@@ -196,12 +196,12 @@ func (n *Node) Disconnect(node string) bool {
 // the configured ping timeout. It returns the round-trip time. A failure
 // is logged with its reason, as Connect does.
 func (n *Node) Ping(ctx context.Context, node string) (time.Duration, error) {
-	ctx, cancel := context.WithTimeout(ctx, n.cfg.PingTimeout)
-	defer cancel()
 	if node == n.name {
 		return 0, nil
 	}
-	p, err := n.connect(ctx, node, "", "node")
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.PingTimeout)
+	defer cancel()
+	p, err := n.peerOrConnect(ctx, node)
 	if err != nil {
 		n.logCallFailure(node, err)
 		return 0, err
@@ -211,6 +211,19 @@ func (n *Node) Ping(ctx context.Context, node string) (time.Duration, error) {
 		n.logCallFailure(node, fmt.Errorf("ping %s: %w", node, err))
 	}
 	return rtt, err
+}
+
+// peerOrConnect returns the connected peer node, or connects to it. A
+// connected peer is the common case, so it is looked up first, because
+// connect checks the name and starts a timer on every call.
+func (n *Node) peerOrConnect(ctx context.Context, node string) (*peer, error) {
+	n.mu.Lock()
+	p := n.peers[node]
+	n.mu.Unlock()
+	if p != nil {
+		return p, nil
+	}
+	return n.connect(ctx, node, "", "node")
 }
 
 // connect returns the connection to node, dialing it when there is none.

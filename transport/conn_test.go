@@ -323,16 +323,20 @@ func TestConnCloseFromHandler(t *testing.T) {
 	}
 }
 
+// tickConfig returns a test Config for name with the given tick interval
+// and tick timeout.
+func tickConfig(name string, interval, timeout time.Duration) Config {
+	c := testConfig(name, "genki")
+	c.TickInterval = interval
+	c.TickTimeout = timeout
+	return c
+}
+
 func TestConnTicksKeepIdleConnUp(t *testing.T) {
 	checkGoroutines(t)
-	cfg := func(name string) Config {
-		c := testConfig(name, "genki")
-		// A timeout of five ticks leaves room for a loaded CI machine
-		// (the race detector on two cores) to stall a goroutine.
-		c.TickInterval = 100 * time.Millisecond
-		c.TickTimeout = 500 * time.Millisecond
-		return c
-	}
+	// A timeout of five ticks leaves room for a loaded CI machine (the
+	// race detector on two cores) to stall a goroutine.
+	cfg := func(name string) Config { return tickConfig(name, 100*time.Millisecond, 500*time.Millisecond) }
 	client, server := connPair(t, cfg("a@vm"), cfg("b@vm"))
 	atClient, atServer := newRecorder(1), newRecorder(1)
 	client.Start(atClient)
@@ -350,6 +354,29 @@ func TestConnTicksKeepIdleConnUp(t *testing.T) {
 	defer cancel()
 	if _, err := client.Ping(ctx); err != nil {
 		t.Errorf("Ping after idling: %v", err)
+	}
+}
+
+func TestConnDirectWritesOutliveTickDeadline(t *testing.T) {
+	checkGoroutines(t)
+	cfg := func(name string) Config { return tickConfig(name, 20*time.Millisecond, 200*time.Millisecond) }
+	client, server := connPair(t, cfg("a@vm"), cfg("b@vm"))
+	client.Start(newRecorder(1))
+	server.Start(newRecorder(1))
+	// The writer goroutine writes ticks, each under a write deadline, while
+	// the connection idles.
+	time.Sleep(100 * time.Millisecond)
+	// Pings and pongs are written by the goroutines that queue them, so no
+	// tick is due while they flow. They go on past the tick timeout.
+	end := time.Now().Add(3 * cfg("a@vm").TickTimeout)
+	for i := 0; time.Now().Before(end); i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := client.Ping(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("Ping %d: %v", i, err)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -257,7 +257,9 @@ func (c *Conn) writeHeld() bool {
 	}
 }
 
-// writeBatch writes b in chunks, each under a fresh write deadline.
+// writeBatch writes b in chunks, each under a fresh write deadline. The
+// non-blocking writes of writeDirect check the deadline too, so it leaves
+// deadlineSet for writeDirect to clear the deadline first.
 func (c *Conn) writeBatch(b []byte) error {
 	for len(b) > 0 {
 		n := min(len(b), writeChunk)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"sync"
@@ -51,8 +52,12 @@ func runPeer(args []string) int {
 		fmt.Fprintln(os.Stderr, "usage: harness peer --name NAME@HOST --cookie C COMMAND ARG...")
 		return 2
 	}
-	if prefix := os.Getenv("GONODE_BENCH_CPUPROFILE"); prefix != "" {
-		stop, err := startCPUProfile(prefix + "." + fs.Arg(0) + ".pprof")
+	for _, rec := range recorders {
+		prefix := os.Getenv(rec.env)
+		if prefix == "" {
+			continue
+		}
+		stop, err := startRecorder(rec, prefix+"."+fs.Arg(0)+rec.suffix)
 		if err != nil {
 			out("error %v", err)
 			return 1
@@ -78,19 +83,36 @@ func runPeer(args []string) int {
 	return 0
 }
 
-// startCPUProfile writes a CPU profile of the driver to path until the
-// returned function is called, for "go tool pprof".
-func startCPUProfile(path string) (func(), error) {
+// recorder is a profile that a driver writes while it runs, when the
+// environment variable env names a path prefix.
+type recorder struct {
+	env    string
+	suffix string
+	what   string
+	start  func(io.Writer) error
+	stop   func()
+}
+
+// recorders are the CPU profile, for "go tool pprof", and the execution
+// trace, for "go tool trace".
+var recorders = []recorder{
+	{"GONODE_BENCH_CPUPROFILE", ".pprof", "CPU profile", pprof.StartCPUProfile, pprof.StopCPUProfile},
+	{"GONODE_BENCH_TRACE", ".trace", "execution trace", trace.Start, trace.Stop},
+}
+
+// startRecorder writes rec to path until the returned function is
+// called.
+func startRecorder(rec recorder, path string) (func(), error) {
 	f, err := os.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("create CPU profile: %w", err)
+		return nil, fmt.Errorf("create %s: %w", rec.what, err)
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
+	if err := rec.start(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("start CPU profile: %w", err)
+		return nil, fmt.Errorf("start %s: %w", rec.what, err)
 	}
 	return func() {
-		pprof.StopCPUProfile()
+		rec.stop()
 		f.Close()
 	}, nil
 }
