@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -48,7 +49,7 @@ type options struct {
 	noColor        bool
 	remsh          string
 	script         shell.ScriptOptions // --eval, --no-halt, --script, --format
-	netTicktime    int
+	netTicktime    secondsFlag
 	distEncrypt    bool
 	hidden         bool
 	connectAll     bool
@@ -82,7 +83,8 @@ func newFlagSet(opts *options, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&opts.gossipTTL, "gossip-ttl", discovery.DefaultGossipTTL, "multicast `TTL` (hops) of gossip heartbeats")
 	fs.StringVar(&opts.gossipSecret, "gossip-secret", "", "seal heartbeats with AES-256-GCM keyed from `SECRET`; only nodes with the same secret see each other")
 	fs.DurationVar(&opts.gossipInterval, "gossip-interval", discovery.DefaultGossipInterval, "mean `DURATION` between gossip heartbeats")
-	fs.IntVar(&opts.netTicktime, "net-ticktime", defaultNetTicktime, "`SECONDS` of silence after which a peer is down, as in Erlang; a tick is sent every SECONDS/4")
+	opts.netTicktime = secondsFlag{seconds: defaultNetTicktime, valid: true}
+	fs.Var(&opts.netTicktime, "net-ticktime", "`SECONDS` of silence after which a peer is down, as in Erlang; a tick is sent every SECONDS/4")
 	fs.BoolVar(&opts.distEncrypt, "dist-encrypt", true, "seal every frame between nodes with AES-256-GCM; every node of a cluster must agree")
 	fs.BoolVar(&opts.hidden, "hidden", false, "run as a hidden node, as erl -hidden: peers list it only in Node.list(:hidden), do not pass it on to others, and it connects to no peer's peers")
 	fs.BoolVar(&opts.connectAll, "connect-all", true, "connect to the peers of each peer, so connected nodes form a full mesh, as Erlang's connect_all; false sends and follows no peer lists")
@@ -142,8 +144,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gonode: --log-level: %v\n", err)
 		return 2
 	}
-	if opts.netTicktime < 1 || opts.netTicktime > 3600 {
-		fmt.Fprintf(stderr, "gonode: invalid --net-ticktime %d: want 1 to 3600 seconds\n", opts.netTicktime)
+	if err := checkEmptyFlags(fs, opts); err != nil {
+		fmt.Fprintf(stderr, "gonode: %v\n", err)
+		return 2
+	}
+	if !opts.netTicktime.valid || opts.netTicktime.seconds < 1 || opts.netTicktime.seconds > 3600 {
+		fmt.Fprintf(stderr, "gonode: invalid --net-ticktime %q: want whole seconds from 1 to 3600, such as %d\n", opts.netTicktime.String(), defaultNetTicktime)
 		return 2
 	}
 	if opts.port < 0 || opts.port > 65535 {
@@ -209,8 +215,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		ListenAddr: fmt.Sprintf(":%d", opts.port),
 		StartEPMD:  true,
 		// As in Erlang, ticks go out four times per tick time.
-		TickInterval: time.Duration(opts.netTicktime) * time.Second / 4,
-		TickTimeout:  time.Duration(opts.netTicktime) * time.Second,
+		TickInterval: time.Duration(opts.netTicktime.seconds) * time.Second / 4,
+		TickTimeout:  time.Duration(opts.netTicktime.seconds) * time.Second,
 		NoEncrypt:    !opts.distEncrypt,
 		// A remote shell node is hidden, as iex --remsh makes it.
 		Hidden:       opts.hidden || opts.remsh != "",
@@ -298,6 +304,49 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Script:      opts.script,
 		Remote:      remote,
 	})
+}
+
+// secondsFlag is a flag value in whole seconds. Its Set accepts any text,
+// so that run can reject a bad value with the valid range in place of
+// the flag package's bare parse error and usage text.
+type secondsFlag struct {
+	seconds int
+	text    string // the value as given, when it is not a whole number
+	valid   bool
+}
+
+func (f *secondsFlag) String() string {
+	if f.text != "" {
+		return f.text
+	}
+	return strconv.Itoa(f.seconds)
+}
+
+func (f *secondsFlag) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	f.seconds, f.valid = n, err == nil
+	f.text = ""
+	if !f.valid {
+		f.text = s
+	}
+	return nil
+}
+
+// checkEmptyFlags rejects --cookie and --remsh given as empty strings,
+// which would otherwise read as not given: an empty --cookie would fall
+// back to $GONODE_COOKIE or ~/.gonode.cookie.
+func checkEmptyFlags(fs *flag.FlagSet, opts options) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		switch {
+		case err != nil:
+		case f.Name == "cookie" && opts.cookie == "":
+			err = errors.New("--cookie is empty: give a non-empty COOKIE, or leave the flag out to use $GONODE_COOKIE or ~/.gonode.cookie")
+		case f.Name == "remsh" && strings.TrimSpace(opts.remsh) == "":
+			err = errors.New("--remsh is empty: give the node to run commands on, such as --remsh name@host")
+		}
+	})
+	return err
 }
 
 // nodeName returns the full node name that --sname or --name requests.

@@ -534,14 +534,28 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--sname", "a", "--discovery", "carrier-pigeon"}, "invalid --discovery"},
 		{[]string{"--sname", "a", "--gossip-group", "10.0.0.1"}, "multicast"},
 		{[]string{"--sname", "a", "--port", "70000"}, "invalid --port 70000"},
+		// An empty --cookie is a mistake such as --cookie "$UNSET", not a
+		// request for the cookie file.
+		{[]string{"--sname", "a", "--cookie", ""}, "--cookie is empty"},
+		{[]string{"--sname", "a", "--cookie", "c", "--remsh", ""}, "--remsh is empty"},
+		{[]string{"--sname", "a", "--cookie", "c", "--remsh", " "}, "--remsh is empty"},
+		{[]string{"--sname", "a", "--cookie", "c", "--net-ticktime", "0.001"}, `invalid --net-ticktime "0.001": want whole seconds`},
+		{[]string{"--sname", "a", "--cookie", "c", "--net-ticktime", "0"}, `invalid --net-ticktime "0"`},
 	} {
 		p := l.start(tc.args...)
 		if code := p.waitExit(10 * time.Second); code != 2 {
-			t.Errorf("gonode %v exited %d, want 2", tc.args, code)
+			t.Errorf("gonode %q exited %d, want 2", tc.args, code)
 		}
 		if !strings.Contains(p.stderr.String(), tc.want) {
-			t.Errorf("gonode %v printed %q, want %q in it", tc.args, p.stderr.String(), tc.want)
+			t.Errorf("gonode %q printed %q, want %q in it", tc.args, p.stderr.String(), tc.want)
 		}
+		if strings.Contains(p.stderr.String(), "Usage:") {
+			t.Errorf("gonode %q printed the usage text for a bad value:\n%s", tc.args, p.stderr.String())
+		}
+	}
+	// No case gets as far as reading or creating the cookie file.
+	if _, err := os.Stat(filepath.Join(l.home, ".gonode.cookie")); err == nil {
+		t.Error("a rejected command line created ~/.gonode.cookie")
 	}
 }
 

@@ -174,3 +174,36 @@ func environWithout(key string) []string {
 	}
 	return env
 }
+
+// Ctrl-Space and Ctrl-@ send a NUL byte, which the line editor used to
+// read as end of input: the shell stopped evaluating and did not end on
+// SIGTERM.
+func TestShellIgnoresNUL(t *testing.T) {
+	l := newLab(t)
+	a := l.startTerm(nil, "--sname", "a", "--cookie", "genki", "--discovery", "none", "--no-color")
+	a.expect("gonode(a@"+l.host+")1> ", 10*time.Second)
+	a.send("\x00")
+	a.send("[1, 2]\r")
+	a.expect("\r\n[1, 2]\r\n", 5*time.Second)
+	a.expect("gonode(a@"+l.host+")2> ", 5*time.Second)
+
+	// NUL inside a line is dropped, and the rest of the line stays.
+	a.send("[3,\x00 4]\r")
+	a.expect("\r\n[3, 4]\r\n", 5*time.Second)
+	a.expect("gonode(a@"+l.host+")3> ", 5*time.Second)
+}
+
+func TestShellEndsOnSIGTERMAfterNUL(t *testing.T) {
+	l := newLab(t)
+	a := l.startTerm(nil, "--sname", "a", "--cookie", "genki", "--discovery", "none", "--no-color")
+	a.expect("gonode(a@"+l.host+")1> ", 10*time.Second)
+	a.send("\x00")
+	a.send("Node.sel")
+	time.Sleep(200 * time.Millisecond)
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-a.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("gonode still running 10s after SIGTERM")
+	}
+}

@@ -138,13 +138,14 @@ func errorAt(kind string, line, col int, msg string) *Error {
 	return &Error{Kind: kind, Message: fmt.Sprintf("iex:%d:%d: %s", line, col, escapeControls(msg)), Line: line, Column: col}
 }
 
-// escapeControls writes control characters and invalid UTF-8 in msg as
-// \xHH or \u{H}, so that an error quoting a typed NUL or ESC cannot move
-// the cursor or change the terminal's colors.
+// escapeControls writes control characters, bidi controls and invalid
+// UTF-8 in msg as \xHH or \u{H}, so that an error quoting a typed NUL or
+// ESC cannot move the cursor or change the terminal's colors, and one
+// quoting U+202E cannot reverse the text after it.
 func escapeControls(msg string) string {
 	clean := true
 	for _, r := range msg {
-		if r == utf8.RuneError || unicode.IsControl(r) {
+		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
 			clean = false
 			break
 		}
@@ -160,7 +161,7 @@ func escapeControls(msg string) string {
 			fmt.Fprintf(&b, "\\x%02X", msg[i])
 		case unicode.IsControl(r) && r < 0x80:
 			fmt.Fprintf(&b, "\\x%02X", r)
-		case unicode.IsControl(r):
+		case unicode.IsControl(r), unicode.Is(unicode.Bidi_Control, r):
 			fmt.Fprintf(&b, "\\u{%X}", r)
 		default:
 			b.WriteString(msg[i : i+size])

@@ -459,8 +459,11 @@ func TestErrorEscapesControls(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"\x00", `unexpected token: "\x00"`},
 		{"\x1b[31m", `unexpected token: "\x1B"`},
-		{"\xff", "code point U+FFFD"},
+		{"\xff", "invalid UTF-8: byte 0xFF (column 1)"},
+		{"\ufffd", "code point U+FFFD"},
+		{"\u00ff", "code point U+00FF"},
 		{"\u0085", `unexpected token: "\u{85}"`},
+		{"\u202e", `unexpected token: "\u{202E}"`},
 	} {
 		s := NewSession()
 		_, err := s.Eval(context.Background(), newFakeRuntime(), tc.in)
@@ -473,7 +476,7 @@ func TestErrorEscapesControls(t *testing.T) {
 			t.Errorf("Eval(%q) error %q lacks %q", tc.in, e.Message, tc.want)
 		}
 		for _, r := range e.Message {
-			if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
+			if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 || r == 0x202e {
 				t.Errorf("Eval(%q) error %q holds control character %U", tc.in, e.Message, r)
 			}
 		}

@@ -178,7 +178,10 @@ func (l *lexer) next() error {
 	case isIdentStart(c) || isAliasStart(c):
 		return l.lexName()
 	default:
-		r, _ := utf8.DecodeRuneInString(l.src[l.pos:])
+		r, size := utf8.DecodeRuneInString(l.src[l.pos:])
+		if r == utf8.RuneError && size == 1 {
+			return l.errorf(start, "SyntaxError", "invalid UTF-8: byte 0x%02X (column %d) is not part of a valid character; the input must be UTF-8", c, l.col(start))
+		}
 		return l.errorf(start, "SyntaxError", "unexpected token: \"%c\" (column %d, code point U+%04X)", r, l.col(start), r)
 	}
 	return nil

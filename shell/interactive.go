@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/chzyer/readline"
 
@@ -30,6 +31,12 @@ func runInteractive(ctx context.Context, rt *Runtime, opts Options) int {
 	ctx, leave := context.WithCancel(ctx)
 	defer leave()
 	complete := &completer{rt: rt}
+	// NOTE: chzyer/readline v1.5.1 redraws the prompt and the whole line
+	// for every rune typed or pasted (RuneBuffer.WriteRunes calls Refresh),
+	// so pasting an N-rune line writes about 1.5*N*N bytes to the terminal.
+	// Measured on a pseudo-terminal: 24 MB and 1 s of gonode CPU time for
+	// 4000 runes, so most of the wait is the terminal emulator drawing.
+	// The editor's API has no way to insert a pasted run of runes at once.
 	rl, err := readline.NewEx(&readline.Config{
 		Prompt:                 prompt(opts.nodeName(), 1),
 		HistoryFile:            prepareHistory(opts.HistoryFile, opts.Err),
@@ -37,7 +44,7 @@ func runInteractive(ctx context.Context, rt *Runtime, opts Options) int {
 		DisableAutoSaveHistory: true,
 		InterruptPrompt:        "^C",
 		AutoComplete:           complete,
-		Stdin:                  io.NopCloser(opts.In),
+		Stdin:                  io.NopCloser(dropNUL{opts.In}),
 		Stdout:                 opts.Out,
 		Stderr:                 opts.Err,
 	})
@@ -45,14 +52,14 @@ func runInteractive(ctx context.Context, rt *Runtime, opts Options) int {
 		fmt.Fprintf(opts.Err, "gonode: start line editor: %v\n", err)
 		return 1
 	}
-	defer rl.Close()
+	defer closeEditor(rl, editorCloseTimeout)
 	// SIGTERM, or the caller, ends the shell while it waits for a line.
 	stopped := make(chan struct{})
 	defer close(stopped)
 	go func() {
 		select {
 		case <-ctx.Done():
-			rl.Close()
+			closeEditor(rl, editorCloseTimeout)
 		case <-stopped:
 		}
 	}()
@@ -129,6 +136,55 @@ func runInteractive(ctx context.Context, rt *Runtime, opts Options) int {
 		printResult(out, res, readline.GetScreenWidth(), opts.Color)
 		if res.Halt {
 			return res.ExitCode
+		}
+	}
+}
+
+// editorCloseTimeout bounds how long the shell waits for the line editor
+// to close.
+const editorCloseTimeout = 2 * time.Second
+
+// closeEditor closes the line editor and gives up after timeout. The
+// editor's Close waits for its reading goroutine, which stays blocked in a
+// read of standard input until the next key, because that input is not
+// closed (it is the process's own terminal). Waiting for it would keep the
+// shell, and SIGTERM, from ending. It reports whether Close returned.
+func closeEditor(editor io.Closer, timeout time.Duration) bool {
+	closed := make(chan struct{})
+	go func() {
+		editor.Close()
+		close(closed)
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-closed:
+		return true
+	case <-timer.C:
+		return false
+	}
+}
+
+// dropNUL removes NUL bytes from the input of the line editor. A terminal
+// sends NUL for Ctrl-Space and Ctrl-@. In chzyer/readline v1.5.1, rune 0
+// means end of input, so a NUL makes Operation.ioloop return io.EOF from
+// Readline and stop. Its terminal goroutine keeps reading keys, and Close
+// then blocks waiting for it.
+type dropNUL struct{ r io.Reader }
+
+func (d dropNUL) Read(p []byte) (int, error) {
+	for {
+		n, err := d.r.Read(p)
+		kept := p[:0]
+		for _, b := range p[:n] {
+			if b != 0 {
+				kept = append(kept, b)
+			}
+		}
+		// Read again when a read returned only NULs, because a read of
+		// 0 bytes with no error makes bufio give up after 100 tries.
+		if len(kept) > 0 || err != nil || n == 0 {
+			return len(kept), err
 		}
 	}
 }

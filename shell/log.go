@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/fatih/color"
 
@@ -106,7 +108,7 @@ func (h *LogHandler) Handle(_ context.Context, r slog.Record) error {
 		b.WriteString("]")
 	}
 	b.WriteString(" ")
-	b.WriteString(r.Message)
+	b.WriteString(escapeUnprintable(r.Message))
 	b.WriteString(attrs.String())
 	if r.Level >= slog.LevelWarn && h.repeats != nil {
 		// A warning or error is printed once per ratelog.DefaultWindow,
@@ -195,11 +197,50 @@ func writeAttr(b *strings.Builder, group string, a slog.Attr) {
 	b.WriteString(quoteIfNeeded(a.Value.String()))
 }
 
+// quoteIfNeeded quotes s as a Go string when it is empty, contains a
+// separator, or contains a rune that would not print as itself (controls,
+// bidi and other format characters, invalid UTF-8).
 func quoteIfNeeded(s string) string {
-	if s == "" || strings.ContainsAny(s, " \t\n\"=") {
+	if s == "" || strings.ContainsAny(s, " \t\n\"=") || !isPrintable(s) {
 		return strconv.Quote(s)
 	}
 	return s
+}
+
+// escapeUnprintable escapes, as strconv.Quote does, the runes of s that
+// would not print as themselves. A peer's node name in a log message then
+// cannot end the line or reverse the text after it.
+func escapeUnprintable(s string) string {
+	if isPrintable(s) {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == ' ' || unicode.IsPrint(r):
+			b.WriteRune(r)
+		default:
+			quoted := strconv.QuoteRune(r)
+			b.WriteString(quoted[1 : len(quoted)-1])
+		}
+	}
+	return b.String()
+}
+
+// isPrintable reports whether every rune of s is valid UTF-8 and prints as
+// itself: unicode.IsPrint, or a space.
+func isPrintable(s string) bool {
+	for i, r := range s {
+		if r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD") {
+			return false
+		}
+		if r != ' ' && !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
 }
 
 var _ slog.Handler = (*LogHandler)(nil)

@@ -28,6 +28,18 @@ func TestLogHandlerFormat(t *testing.T) {
 		{"debug hidden", func(l *slog.Logger) {
 			l.Debug("noise")
 		}, ""},
+		{"bidi control in message", func(l *slog.Logger) {
+			l.Info("connected to b\u202eoof@vm")
+		}, `[info] connected to b\u202eoof@vm` + "\n"},
+		{"newline and invalid UTF-8 in message", func(l *slog.Logger) {
+			l.Info("bad\n[error] \xff")
+		}, `[info] bad\n[error] \xff` + "\n"},
+		{"bidi control in attribute", func(l *slog.Logger) {
+			l.Info("up", "node", "b\u2066@vm")
+		}, `[info] up node="b\u2066@vm"` + "\n"},
+		{"replacement character kept", func(l *slog.Logger) {
+			l.Info("got \ufffd", "text", "\ufffd")
+		}, "[info] got \ufffd text=\ufffd\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer

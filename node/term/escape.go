@@ -3,6 +3,7 @@ package term
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -55,6 +56,8 @@ func writeEscapedRune(b *strings.Builder, r, quote rune) {
 	switch {
 	case r == 0xFEFF:
 		b.WriteString(`\uFEFF`)
+	case isHiddenFormatRune(r):
+		fmt.Fprintf(b, `\x{%X}`, r)
 	case isPrintableRune(r):
 		b.WriteRune(r)
 	case r < 0x100:
@@ -62,6 +65,21 @@ func writeEscapedRune(b *strings.Builder, r, quote rune) {
 	default:
 		fmt.Fprintf(b, `\x{%X}`, r)
 	}
+}
+
+// isHiddenFormatRune reports whether r is an invisible format or bidi
+// control character, which inspect escapes so that a name cannot reorder
+// or hide the text printed around it. Elixir 1.14 prints these raw. The
+// zero-width joiner and non-joiner and the tag characters are left out
+// because emoji sequences and some scripts need them.
+func isHiddenFormatRune(r rune) bool {
+	switch {
+	case r == 0x200C, r == 0x200D, r >= 0xE0020 && r <= 0xE007F:
+		return false
+	case unicode.Is(unicode.Bidi_Control, r), unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp):
+		return true
+	}
+	return false
 }
 
 // quoteAtomText returns the escaped text of a quoted atom.

@@ -97,6 +97,14 @@ func TestInspectAtom(t *testing.T) {
 		{"ｱ", `:"ｱ"`},
 		{"ⓐ", `:"ⓐ"`},
 		{"a\u200db", ":\"a\u200db\""},
+		// Bidi and other invisible format characters are escaped, which
+		// Elixir 1.14 does not do.
+		{"a\u202eb", `:"a\x{202E}b"`},
+		{"b@h\u2066x", `:"b@h\x{2066}x"`},
+		{"a\u200bb", `:"a\x{200B}b"`},
+		{"a\u00adb", `:"a\x{AD}b"`},
+		{"a\u2028b", `:"a\x{2028}b"`},
+		{"\U000E0001", `:"\x{E0001}"`},
 	}
 	for _, tt := range tests {
 		if got := Inspect(Atom(tt.name)); got != tt.want {
@@ -119,6 +127,8 @@ func TestInspectBinary(t *testing.T) {
 		{"#", `"#"`},
 		{"\x7f", `"\d"`},
 		{"\ufeff", `"\uFEFF"`},
+		{"a\u202eb", `"a\x{202E}b"`},
+		{"\u200f", `"\x{200F}"`},
 		{"é", `"é"`},
 		{"\u00a0", "\"\u00a0\""},
 		{"\U0010FFFF", "\"\U0010FFFF\""},
