@@ -334,15 +334,15 @@ func tickConfig(name string, interval, timeout time.Duration) Config {
 
 func TestConnTicksKeepIdleConnUp(t *testing.T) {
 	checkGoroutines(t)
-	// A timeout of five ticks leaves room for a loaded CI machine (the
-	// race detector on two cores) to stall a goroutine.
-	cfg := func(name string) Config { return tickConfig(name, 100*time.Millisecond, 500*time.Millisecond) }
+	// A timeout of eight ticks and 2 s leaves room for a loaded CI
+	// machine (the race detector on two cores) to stall a goroutine.
+	cfg := func(name string) Config { return tickConfig(name, 250*time.Millisecond, 2*time.Second) }
 	client, server := connPair(t, cfg("a@vm"), cfg("b@vm"))
 	atClient, atServer := newRecorder(1), newRecorder(1)
 	client.Start(atClient)
 	server.Start(atServer)
-	// Nothing is sent for three tick timeouts; only ticks keep it up.
-	time.Sleep(1500 * time.Millisecond)
+	// Nothing is sent for two tick timeouts; only ticks keep it up.
+	time.Sleep(4 * time.Second)
 	select {
 	case err := <-atClient.down:
 		t.Fatalf("idle client went down: %v", err)
@@ -359,13 +359,13 @@ func TestConnTicksKeepIdleConnUp(t *testing.T) {
 
 func TestConnDirectWritesOutliveTickDeadline(t *testing.T) {
 	checkGoroutines(t)
-	cfg := func(name string) Config { return tickConfig(name, 20*time.Millisecond, 200*time.Millisecond) }
+	cfg := func(name string) Config { return tickConfig(name, 50*time.Millisecond, time.Second) }
 	client, server := connPair(t, cfg("a@vm"), cfg("b@vm"))
 	client.Start(newRecorder(1))
 	server.Start(newRecorder(1))
 	// The writer goroutine writes ticks, each under a write deadline, while
 	// the connection idles.
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
 	// Pings and pongs are written by the goroutines that queue them, so no
 	// tick is due while they flow. They go on past the tick timeout.
 	end := time.Now().Add(3 * cfg("a@vm").TickTimeout)
@@ -389,7 +389,7 @@ func TestConnStreamAfterTick(t *testing.T) {
 	cfg := func(name string) Config {
 		c := testConfig(name, "genki")
 		c.TickInterval = 100 * time.Millisecond
-		c.TickTimeout = 500 * time.Millisecond
+		c.TickTimeout = time.Second
 		return c
 	}
 	client, server := connPair(t, cfg("a@vm"), cfg("b@vm"))
@@ -402,7 +402,7 @@ func TestConnStreamAfterTick(t *testing.T) {
 		if err := client.Send("inbox", "", []byte{byte(i)}); err != nil {
 			t.Fatalf("Send %d: %v", i, err)
 		}
-		time.Sleep(25 * time.Millisecond) // 1.5 s in all, 3 tick timeouts
+		time.Sleep(50 * time.Millisecond) // 3 s in all, 3 tick timeouts
 	}
 	for i := range count {
 		m := atServer.nextMessage(t)
