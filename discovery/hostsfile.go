@@ -247,7 +247,7 @@ func (h *HostsFile) pollOnce(ctx context.Context, c Cluster, st *hostsFileState)
 	hosts, err := ReadHostsFile(h.cfg.Path)
 	if err != nil {
 		if ok, suppressed := st.fileLog.fail(time.Now()); ok {
-			h.logger.Warn("cannot read the hosts file; keeping its last good contents", "err", err, "hosts", len(st.hosts), "repeats", suppressed)
+			h.logger.Warn("cannot read the hosts file; keeping its last good contents", repeatsAttrs(suppressed, "err", err, "hosts", len(st.hosts))...)
 		}
 	} else {
 		if st.fileLog.recover() {
@@ -269,7 +269,7 @@ func (h *HostsFile) pollOnce(ctx context.Context, c Cluster, st *hostsFileState)
 		a := answers[host]
 		if a.err != nil {
 			if ok, suppressed := log.fail(time.Now()); ok {
-				h.logger.Warn("cannot list the nodes on host "+host, "err", a.err, "repeats", suppressed)
+				h.logger.Warn("cannot list the nodes on host "+host, repeatsAttrs(suppressed, "err", a.err)...)
 			}
 			continue
 		}
