@@ -346,7 +346,7 @@ func (d *DNS) resolveNode(ctx context.Context, host string) (string, error) {
 	epmdAddr := netip.AddrPortFrom(ip, uint16(d.cfg.EPMDPort)).String()
 	port, err := epmd.Lookup(ctx, epmdAddr, d.cfg.Basename)
 	if err != nil {
-		return "", fmt.Errorf("ask the port mapper at %s for %s: %w", epmdAddr, d.cfg.Basename, err)
+		return "", err // the epmd error names epmdAddr and Basename
 	}
 	return netip.AddrPortFrom(ip, uint16(port)).String(), nil
 }

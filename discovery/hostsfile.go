@@ -358,10 +358,7 @@ func (h *HostsFile) queryNames(ctx context.Context, hosts []string) map[string]n
 			qctx, cancel := context.WithTimeout(ctx, h.cfg.NamesTimeout)
 			defer cancel()
 			addr := net.JoinHostPort(host, strconv.Itoa(h.cfg.EPMDPort))
-			names, err := epmd.Names(qctx, addr)
-			if err != nil {
-				err = fmt.Errorf("ask the port mapper at %s for its names: %w", addr, err)
-			}
+			names, err := epmd.Names(qctx, addr) // an error names addr
 			mu.Lock()
 			answers[host] = namesAnswer{names: names, err: err}
 			mu.Unlock()

@@ -362,10 +362,11 @@ func Dial(ctx context.Context, addr string, cfg Config, expectPeer string) (*Con
 	var d net.Dialer
 	nc, err := d.DialContext(dialCtx, "tcp", addr)
 	if err != nil {
+		// err, a *net.OpError, names addr.
 		if ctx.Err() == nil && dialCtx.Err() != nil {
-			return nil, fmt.Errorf("dial %s: %w after %v: %w", addr, ErrHandshakeTimeout, cfg.HandshakeTimeout, err)
+			return nil, fmt.Errorf("%w after %v: %w", ErrHandshakeTimeout, cfg.HandshakeTimeout, err)
 		}
-		return nil, fmt.Errorf("dial %s: %w", addr, err)
+		return nil, err
 	}
 	c, err := clientHandshake(ctx, nc, cfg, expectPeer, deadline)
 	if err != nil {

@@ -521,3 +521,16 @@ func TestConfigLogValueRedactsCookie(t *testing.T) {
 		t.Errorf("LogValue() = %s, contains the cookie", s)
 	}
 }
+
+func TestDialErrorNamesAddrOnce(t *testing.T) {
+	l := listen(t)
+	addr := l.Addr().String()
+	l.Close()
+	_, err := Dial(context.Background(), addr, testConfig("a@vm", "genki"), "")
+	if err == nil {
+		t.Fatalf("Dial to the closed listener %s succeeded", addr)
+	}
+	if got := strings.Count(err.Error(), addr); got != 1 {
+		t.Errorf("Dial error = %q names %s %d times, want once", err, addr, got)
+	}
+}
