@@ -154,6 +154,9 @@ func TestRemshTerminalPrompt(t *testing.T) {
 	tm.send("\x03")
 	tm.expect("interrupted", 5*time.Second)
 	tm.expect(l.prompt("a", 3), 5*time.Second)
+	if strings.Contains(tm.text(), "context canceled") {
+		t.Errorf("the interrupt message shows the Go context error:\n%q", tm.text())
+	}
 	tm.send("\x04")
 	if code := tm.waitExit(10 * time.Second); code != 0 {
 		t.Errorf("exit status after Ctrl-D = %d, want 0", code)

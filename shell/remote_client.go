@@ -107,8 +107,13 @@ func (r *RemoteShell) Eval(ctx context.Context, src string) (commands.Result, er
 		return commands.Result{}, fmt.Errorf("encode input: %w", err)
 	}
 	payload, err := r.local.Call(ctx, r.target, methodEval, req)
-	if ctx.Err() != nil {
-		return commands.Result{}, &commands.Error{Kind: "exit", Message: "interrupted on " + r.target + ": " + ctx.Err().Error(), Err: ctx.Err()}
+	if err := ctx.Err(); err != nil {
+		// Ctrl-C cancels ctx, and "context canceled" would add nothing.
+		msg := "interrupted on " + r.target
+		if !errors.Is(err, context.Canceled) {
+			msg += ": " + err.Error()
+		}
+		return commands.Result{}, &commands.Error{Kind: "exit", Message: msg, Err: err}
 	}
 	var cerr *transport.CallError
 	if errors.As(err, &cerr) && strings.Contains(cerr.Message, "too many calls") {
