@@ -75,7 +75,7 @@ func newFlagSet(opts *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&opts.cookie, "cookie", "", "the `COOKIE` peers must share; else $GONODE_COOKIE, else ~/.gonode.cookie")
 	fs.IntVar(&opts.port, "port", 0, "TCP `PORT` to listen on for other nodes (0: any free port)")
 	fs.BoolVar(&opts.noShell, "no-shell", false, "run the node without a shell until SIGINT or SIGTERM, logging to standard error")
-	fs.StringVar(&opts.discovery, "discovery", "gossip", "how to find peers: comma-separated `LIST` of gossip (UDP multicast), hosts, hosts-file, dns and swim, or none (default: the strategies whose flags are given, else gossip)")
+	fs.StringVar(&opts.discovery, "discovery", "", "how to find peers: comma-separated `LIST` of gossip (UDP multicast), hosts, hosts-file, dns and swim, or none (default: the strategies whose flags are given, else gossip)")
 	fs.StringVar(&opts.gossipGroup, "gossip-group", discovery.DefaultGossipGroup.String(), "multicast `ADDRESS` for gossip heartbeats: IPv4, or IPv6 (ff02::/16, ff05::/16 and so on) with --gossip-if")
 	fs.IntVar(&opts.gossipPort, "gossip-port", discovery.DefaultGossipPort, "UDP `PORT` for gossip heartbeats")
 	fs.StringVar(&opts.gossipIf, "gossip-if", "", "network interface `NAME|ADDRESS` for gossip (default: chosen by the routing table)")
@@ -93,11 +93,11 @@ func newFlagSet(opts *options, stderr io.Writer) *flag.FlagSet {
 	opts.script.AddFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage:
-  gonode --sname NAME [flags]        start node NAME@short-host-name and a shell
-  gonode --name NAME@HOST [flags]    start a node with a long name
-  gonode --sname NAME --eval EXPR    start a node, print EXPR's value and exit
-  gonode --sname NAME --remsh NODE   open a shell whose commands run on NODE
-  gonode epmd [--names] [--port N]   run or query the port mapper
+  gonode --sname NAME [flags]              start node NAME@short-host-name and a shell
+  gonode --name NAME@HOST [flags]          start a node with a long name
+  gonode --sname NAME --eval EXPR          start a node, print EXPR's value and exit
+  gonode --sname NAME --remsh NODE         open a shell whose commands run on NODE
+  gonode epmd [--names|--kill] [--port N]  run, query or stop the port mapper
 
 Flags (one or two dashes: -sname works like --sname):
 `)

@@ -578,3 +578,24 @@ func TestPipeSkipsOverlongLine(t *testing.T) {
 		t.Errorf("stderr does not name line 2:\n%s", a.stderr.String())
 	}
 }
+
+func TestHelpText(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// --help parses the flags and exits: it starts no node and opens no
+	// socket.
+	out, err := exec.CommandContext(ctx, gonodeBin, "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("gonode --help: %v\n%s", err, out)
+	}
+	help := string(out)
+	if strings.Contains(help, `(default "gossip")`) {
+		t.Errorf("--help gives --discovery two defaults:\n%s", help)
+	}
+	if !strings.Contains(help, "-format FORMAT") {
+		t.Errorf("--help lacks the placeholder -format FORMAT:\n%s", help)
+	}
+	if !strings.Contains(help, "gonode epmd [--names|--kill] [--port N]") {
+		t.Errorf("--help usage of gonode epmd lacks --kill:\n%s", help)
+	}
+}

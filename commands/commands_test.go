@@ -409,7 +409,7 @@ func TestHaltAndHelp(t *testing.T) {
 	if err != nil || !res.Quiet {
 		t.Fatalf("h = %+v, %v, want a quiet result", res, err)
 	}
-	for _, name := range []string{"Node.ping(node)", "flush()", "System.halt"} {
+	for _, name := range []string{"Node.ping(node)", "flush()", "System.halt", "v(n)", "receive(ms)"} {
 		if !strings.Contains(strings.Join(res.Output, "\n"), name) {
 			t.Errorf("h output lacks %s", name)
 		}

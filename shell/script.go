@@ -37,7 +37,7 @@ func (o *ScriptOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Eval, "eval", "", "evaluate `EXPR` after the node starts, print the result and exit: 0, or 1 on an error")
 	fs.BoolVar(&o.NoHalt, "no-halt", false, "with --eval, keep the node running after the expression until SIGINT or SIGTERM")
 	fs.StringVar(&o.File, "script", "", "run the commands of `FILE`, one result a line; a failing line makes the exit status 1")
-	fs.StringVar(&o.Format, "format", FormatText, "print results as `text` (Elixir's inspect form) or json, one value a line (with --eval, --script or a pipe)")
+	fs.StringVar(&o.Format, "format", FormatText, "print results in `FORMAT`: text (Elixir's inspect form) or json, one value a line (with --eval, --script or a pipe)")
 }
 
 // Check reports a flag combination that cannot work.
