@@ -534,6 +534,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--sname", "a", "--discovery", "carrier-pigeon"}, "invalid --discovery"},
 		{[]string{"--sname", "a", "--gossip-group", "10.0.0.1"}, "multicast"},
 		{[]string{"--sname", "a", "--port", "70000"}, "invalid --port 70000"},
+		{[]string{"--sname", "a", "--script", "/nonexistent"}, "--script: stat /nonexistent: no such file or directory"},
 	} {
 		p := l.start(tc.args...)
 		if code := p.waitExit(10 * time.Second); code != 2 {

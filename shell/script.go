@@ -49,8 +49,34 @@ func (o *ScriptOptions) Check() error {
 		return errors.New("--eval and --script are mutually exclusive: give one")
 	case o.NoHalt && o.Eval == "":
 		return errors.New("--no-halt works with --eval only")
+	case o.File != "":
+		if err := checkScriptFile(o.File); err != nil {
+			return fmt.Errorf("--script: %w", err)
+		}
 	}
 	return nil
+}
+
+// checkScriptFile checks that path names a readable file, so that a typo
+// fails before the node starts. A regular file is opened and closed. A
+// pipe or device is only checked to exist, because opening a named pipe
+// waits for its writer.
+func checkScriptFile(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("%s is a directory, want a file of commands", path)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // Scripted reports whether a scripting flag replaces the shell's input,
