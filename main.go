@@ -9,6 +9,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -104,6 +105,20 @@ Flags (one or two dashes: -sname works like --sname):
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// printBanner prints the line that names the node and where it listens,
+// to stdout for an interactive shell and else to stderr.
+func printBanner(n *node.Node, interactive bool, stdout, stderr io.Writer) {
+	banner := stderr
+	if interactive {
+		banner = stdout
+	}
+	fmt.Fprintf(banner, "gonode: node %s listening on %s", n.Name(), listenDescription(n.Addr()))
+	if addr := n.EPMDAddr(); addr != "" {
+		fmt.Fprintf(banner, ", registered with the port mapper at %s", addr)
+	}
+	fmt.Fprintln(banner)
 }
 
 // run is gonode's main program; it returns the exit status.
@@ -229,25 +244,29 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var remote *shell.RemoteShell
 	if opts.remsh != "" {
 		// Before the banner, so that an unreachable node gives one line.
+		// The log lines of the open, such as the connection to the
+		// target, are held until the banner is out.
+		var held bytes.Buffer
+		logDest := logs.Set(&held)
 		openCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		remote, err = shell.OpenRemote(openCtx, n, opts.remsh)
 		cancel()
+		logs.Set(logDest)
 		if err != nil {
+			logDest.Write(held.Bytes())
 			fmt.Fprintf(stderr, "gonode: %v\n", err)
 			return 1
 		}
 		defer remote.Close()
+		printBanner(n, interactive, stdout, stderr)
+		logDest.Write(held.Bytes())
+	} else {
+		printBanner(n, interactive, stdout, stderr)
 	}
-
 	banner := stderr
 	if interactive {
 		banner = stdout
 	}
-	fmt.Fprintf(banner, "gonode: node %s listening on %s", n.Name(), listenDescription(n.Addr()))
-	if addr := n.EPMDAddr(); addr != "" {
-		fmt.Fprintf(banner, ", registered with the port mapper at %s", addr)
-	}
-	fmt.Fprintln(banner)
 	if remote != nil {
 		fmt.Fprintf(banner, "gonode: remote shell on %s: commands run there\n", remote.NodeName())
 	}
