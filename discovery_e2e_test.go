@@ -416,7 +416,7 @@ func TestDiscoveryFlagErrors(t *testing.T) {
 		{[]string{"--discovery", "gossip", "--hosts", "a@h"}, "lacks hosts"},
 		{[]string{"--discovery", "gossip,carrier-pigeon"}, `unknown strategy "carrier-pigeon"`},
 		{[]string{"--hosts", "nohost"}, "invalid node name"},
-		{[]string{"--hosts-file", bad}, bad + ":2:"},
+		{[]string{"--hosts-file", bad}, "gonode: --hosts-file: " + bad + ":2:"},
 		{[]string{"--dns-query", "x.test"}, "needs --dns-basename"},
 		{[]string{"--dns-basename", "app"}, "needs --dns-query NAME or --dns-srv NAME"},
 		{[]string{"--dns-query", "x.test", "--dns-basename", "a@b"}, "invalid basename"},
@@ -432,6 +432,11 @@ func TestDiscoveryFlagErrors(t *testing.T) {
 		}
 		if !strings.Contains(p.stderr.String(), tc.want) {
 			t.Errorf("gonode %v printed %q, want %q in it", tc.args, p.stderr.String(), tc.want)
+		}
+		for _, stutter := range []string{"--hosts: hosts:", "--hosts-file: hosts-file:", "--discovery dns: dns:"} {
+			if strings.Contains(p.stderr.String(), stutter) {
+				t.Errorf("gonode %v printed %q, which names the strategy twice", tc.args, p.stderr.String())
+			}
 		}
 	}
 }

@@ -9,6 +9,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -76,7 +77,7 @@ func newFlagSet(opts *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&opts.cookie, "cookie", "", "the `COOKIE` peers must share; else $GONODE_COOKIE, else ~/.gonode.cookie")
 	fs.IntVar(&opts.port, "port", 0, "TCP `PORT` to listen on for other nodes (0: any free port)")
 	fs.BoolVar(&opts.noShell, "no-shell", false, "run the node without a shell until SIGINT or SIGTERM, logging to standard error")
-	fs.StringVar(&opts.discovery, "discovery", "gossip", "how to find peers: comma-separated `LIST` of gossip (UDP multicast), hosts, hosts-file, dns and swim, or none (default: the strategies whose flags are given, else gossip)")
+	fs.StringVar(&opts.discovery, "discovery", "", "how to find peers: comma-separated `LIST` of gossip (UDP multicast), hosts, hosts-file, dns and swim, or none (default: the strategies whose flags are given, else gossip)")
 	fs.StringVar(&opts.gossipGroup, "gossip-group", discovery.DefaultGossipGroup.String(), "multicast `ADDRESS` for gossip heartbeats: IPv4, or IPv6 (ff02::/16, ff05::/16 and so on) with --gossip-if")
 	fs.IntVar(&opts.gossipPort, "gossip-port", discovery.DefaultGossipPort, "UDP `PORT` for gossip heartbeats")
 	fs.StringVar(&opts.gossipIf, "gossip-if", "", "network interface `NAME|ADDRESS` for gossip (default: chosen by the routing table)")
@@ -95,17 +96,31 @@ func newFlagSet(opts *options, stderr io.Writer) *flag.FlagSet {
 	opts.script.AddFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage:
-  gonode --sname NAME [flags]        start node NAME@short-host-name and a shell
-  gonode --name NAME@HOST [flags]    start a node with a long name
-  gonode --sname NAME --eval EXPR    start a node, print EXPR's value and exit
-  gonode --sname NAME --remsh NODE   open a shell whose commands run on NODE
-  gonode epmd [--names] [--port N]   run or query the port mapper
+  gonode --sname NAME [flags]              start node NAME@short-host-name and a shell
+  gonode --name NAME@HOST [flags]          start a node with a long name
+  gonode --sname NAME --eval EXPR          start a node, print EXPR's value and exit
+  gonode --sname NAME --remsh NODE         open a shell whose commands run on NODE
+  gonode epmd [--names|--kill] [--port N]  run, query or stop the port mapper
 
 Flags (one or two dashes: -sname works like --sname):
 `)
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// printBanner prints the line that names the node and where it listens,
+// to stdout for an interactive shell and else to stderr.
+func printBanner(n *node.Node, interactive bool, stdout, stderr io.Writer) {
+	banner := stderr
+	if interactive {
+		banner = stdout
+	}
+	fmt.Fprintf(banner, "gonode: node %s listening on %s", n.Name(), listenDescription(n.Addr()))
+	if addr := n.EPMDAddr(); addr != "" {
+		fmt.Fprintf(banner, ", registered with the port mapper at %s", addr)
+	}
+	fmt.Fprintln(banner)
 }
 
 // run is gonode's main program; it returns the exit status.
@@ -235,25 +250,29 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var remote *shell.RemoteShell
 	if opts.remsh != "" {
 		// Before the banner, so that an unreachable node gives one line.
+		// The log lines of the open, such as the connection to the
+		// target, are held until the banner is out.
+		var held bytes.Buffer
+		logDest := logs.Set(&held)
 		openCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		remote, err = shell.OpenRemote(openCtx, n, opts.remsh)
 		cancel()
+		logs.Set(logDest)
 		if err != nil {
+			logDest.Write(held.Bytes())
 			fmt.Fprintf(stderr, "gonode: %v\n", err)
 			return 1
 		}
 		defer remote.Close()
+		printBanner(n, interactive, stdout, stderr)
+		logDest.Write(held.Bytes())
+	} else {
+		printBanner(n, interactive, stdout, stderr)
 	}
-
 	banner := stderr
 	if interactive {
 		banner = stdout
 	}
-	fmt.Fprintf(banner, "gonode: node %s listening on %s", n.Name(), listenDescription(n.Addr()))
-	if addr := n.EPMDAddr(); addr != "" {
-		fmt.Fprintf(banner, ", registered with the port mapper at %s", addr)
-	}
-	fmt.Fprintln(banner)
 	if remote != nil {
 		fmt.Fprintf(banner, "gonode: remote shell on %s: commands run there\n", remote.NodeName())
 	}

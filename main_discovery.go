@@ -175,14 +175,14 @@ func otherStrategies(opts options, logger *slog.Logger) ([]namedStrategy, error)
 	if usesStrategy(opts.discovery, "hosts") {
 		h, err := discovery.NewHosts(discovery.HostsConfig{Nodes: discovery.ParseNodeList(d.hosts), Logger: logger})
 		if err != nil {
-			return nil, fmt.Errorf("--hosts: %w", err)
+			return nil, &flagError{"--hosts", "hosts", err}
 		}
 		out = append(out, namedStrategy{Strategy: h, description: "hosts, keeping " + strings.Join(h.Nodes(), ", ") + " connected"})
 	}
 	if usesStrategy(opts.discovery, "hosts-file") {
 		h, err := discovery.NewHostsFile(discovery.HostsFileConfig{Path: d.hostsFile, Logger: logger})
 		if err != nil {
-			return nil, fmt.Errorf("--hosts-file: %w", err)
+			return nil, &flagError{"--hosts-file", "hosts-file", err}
 		}
 		desc := fmt.Sprintf("hosts-file, asking the port mapper of each host in %s every %s", d.hostsFile, discovery.DefaultHostsFileInterval)
 		out = append(out, namedStrategy{Strategy: h, description: desc})
@@ -197,7 +197,7 @@ func otherStrategies(opts options, logger *slog.Logger) ([]namedStrategy, error)
 			Logger:   logger,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("--discovery dns: %w", err)
+			return nil, &flagError{"--discovery dns", "dns", err}
 		}
 		out = append(out, namedStrategy{Strategy: s, description: describeDNS(d)})
 	}
@@ -230,6 +230,21 @@ func otherStrategies(opts options, logger *slog.Logger) ([]namedStrategy, error)
 	}
 	return out, nil
 }
+
+// flagError is a strategy's constructor error named after the flag that
+// set it. The constructor's own prefix, such as "hosts-file: ", is cut,
+// so that the message does not name the strategy twice.
+type flagError struct {
+	flag   string
+	prefix string
+	err    error
+}
+
+func (e *flagError) Error() string {
+	return e.flag + ": " + strings.TrimPrefix(e.err.Error(), e.prefix+": ")
+}
+
+func (e *flagError) Unwrap() error { return e.err }
 
 func describeDNS(d discoveryOptions) string {
 	var names []string

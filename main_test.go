@@ -541,6 +541,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--sname", "a", "--cookie", "c", "--remsh", " "}, "--remsh is empty"},
 		{[]string{"--sname", "a", "--cookie", "c", "--net-ticktime", "0.001"}, `invalid --net-ticktime "0.001": want whole seconds`},
 		{[]string{"--sname", "a", "--cookie", "c", "--net-ticktime", "0"}, `invalid --net-ticktime "0"`},
+		{[]string{"--sname", "a", "--script", "/nonexistent"}, "--script: stat /nonexistent: no such file or directory"},
 	} {
 		p := l.start(tc.args...)
 		if code := p.waitExit(10 * time.Second); code != 2 {
@@ -590,5 +591,26 @@ func TestPipeSkipsOverlongLine(t *testing.T) {
 	}
 	if !strings.Contains(a.stderr.String(), "line 2") {
 		t.Errorf("stderr does not name line 2:\n%s", a.stderr.String())
+	}
+}
+
+func TestHelpText(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// --help parses the flags and exits: it starts no node and opens no
+	// socket.
+	out, err := exec.CommandContext(ctx, gonodeBin, "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("gonode --help: %v\n%s", err, out)
+	}
+	help := string(out)
+	if strings.Contains(help, `(default "gossip")`) {
+		t.Errorf("--help gives --discovery two defaults:\n%s", help)
+	}
+	if !strings.Contains(help, "-format FORMAT") {
+		t.Errorf("--help lacks the placeholder -format FORMAT:\n%s", help)
+	}
+	if !strings.Contains(help, "gonode epmd [--names|--kill] [--port N]") {
+		t.Errorf("--help usage of gonode epmd lacks --kill:\n%s", help)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -154,8 +155,44 @@ func TestRemshTerminalPrompt(t *testing.T) {
 	tm.send("\x03")
 	tm.expect("interrupted", 5*time.Second)
 	tm.expect(l.prompt("a", 3), 5*time.Second)
+	if strings.Contains(tm.text(), "context canceled") {
+		t.Errorf("the interrupt message shows the Go context error:\n%q", tm.text())
+	}
 	tm.send("\x04")
 	if code := tm.waitExit(10 * time.Second); code != 0 {
 		t.Errorf("exit status after Ctrl-D = %d, want 0", code)
+	}
+}
+
+func TestRemshBannerFirstAndLoss(t *testing.T) {
+	l := newLab(t)
+	a := l.node("a", "--discovery", "none")
+	me := l.start("--sname", "me", "--cookie", "genki", "--remsh", l.full("a"))
+	me.waitStderr("remote shell on "+l.full("a"), 10*time.Second)
+	if got := me.eval("Node.self"); got != l.atom("a") {
+		t.Fatalf("Node.self in the remote shell = %s, want %s", got, l.atom("a"))
+	}
+
+	errs := me.stderr.String()
+	banner := strings.Index(errs, "gonode: node "+l.full("me")+" listening")
+	connected := strings.Index(errs, "connected to "+l.atom("a"))
+	if banner < 0 {
+		t.Errorf("stderr lacks the banner:\n%s", errs)
+	}
+	if connected >= 0 && connected < banner {
+		t.Errorf("the connection log line comes before the banner:\n%s", errs)
+	}
+
+	// The target dies between two inputs. The next input fails to
+	// connect again, and the exit line gives the original loss.
+	a.kill(syscall.SIGKILL)
+	me.waitStderr("disconnected from "+l.atom("a"), 10*time.Second)
+	io.WriteString(me.stdin, "Node.self\n")
+	if code := me.waitExit(10 * time.Second); code != 1 {
+		t.Errorf("exit status after the target died = %d, want 1", code)
+	}
+	want := "lost the remote shell on " + l.full("a") + ": the connection closed (connection_closed)"
+	if !strings.Contains(me.stderr.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, me.stderr.String())
 	}
 }

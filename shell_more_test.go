@@ -158,8 +158,8 @@ func TestScriptFlagRunsEveryLine(t *testing.T) {
 	}
 
 	p := l.start("--sname", "a", "--cookie", "genki", "--discovery", "none", "--script", filepath.Join(l.home, "missing.exs"))
-	if code := p.waitExit(10 * time.Second); code != 1 {
-		t.Errorf("missing script: exit status %d, want 1", code)
+	if code := p.waitExit(10 * time.Second); code != 2 {
+		t.Errorf("missing script: exit status %d, want 2 (a usage error)", code)
 	}
 	if !strings.Contains(p.stderr.String(), "missing.exs") {
 		t.Errorf("missing script: stderr does not name the file:\n%s", p.stderr.String())

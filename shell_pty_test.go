@@ -28,9 +28,15 @@ type ttyProc struct {
 
 func (l *lab) startTerm(env []string, args ...string) *ttyProc {
 	l.t.Helper()
+	return l.startTermSize(env, &pty.Winsize{Rows: 40, Cols: 120}, args...)
+}
+
+// startTermSize is startTerm on a terminal of the given size.
+func (l *lab) startTermSize(env []string, size *pty.Winsize, args ...string) *ttyProc {
+	l.t.Helper()
 	cmd := l.ns.Command(context.Background(), gonodeBin, args...)
 	cmd.Env = append(append(environWithout("NO_COLOR"), "HOME="+l.home, "TERM=xterm"), env...)
-	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 120})
+	tty, err := pty.StartWithSize(cmd, size)
 	if err != nil {
 		l.t.Fatalf("start gonode on a pseudo-terminal: %v", err)
 	}
@@ -205,5 +211,24 @@ func TestShellEndsOnSIGTERMAfterNUL(t *testing.T) {
 	case <-a.done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("gonode still running 10s after SIGTERM")
+	}
+}
+
+// A pseudo-terminal whose size was never set reports 0 rows and 0 columns, as
+// script(1) without stty does. Tab must still complete there.
+func TestShellTabOnUnsizedTerminal(t *testing.T) {
+	l := newLab(t)
+	a := l.startTermSize(nil, &pty.Winsize{}, "--sname", "a", "--cookie", "genki", "--no-color", "--discovery", "none")
+	a.expect("gonode(a@"+l.host+")1> ", 10*time.Second)
+	a.send("Node.se\t")
+	a.expect("Node.self", 5*time.Second)
+	a.send("\r")
+	a.expect(l.atom("a"), 5*time.Second)
+	a.expect("gonode(a@"+l.host+")2> ", 5*time.Second)
+	a.send("\x04")
+	select {
+	case <-a.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("gonode did not exit on Ctrl-D")
 	}
 }

@@ -388,6 +388,18 @@ func TestSleepCanceled(t *testing.T) {
 	}
 }
 
+func TestSleepInterruptedMessage(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	_, err := Eval(ctx, newFakeRuntime(), "Process.sleep(:infinity)")
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Eval(Process.sleep(:infinity)) error = %v, want Canceled", err)
+	}
+	if got, want := err.Error(), "** (exit) Process.sleep/1 interrupted"; got != want {
+		t.Errorf("error = %q, want %q", got, want)
+	}
+}
+
 func TestHaltAndHelp(t *testing.T) {
 	res, err := Eval(context.Background(), newFakeRuntime(), "System.halt(3)")
 	if err != nil || !res.Halt || res.ExitCode != 3 {
@@ -397,7 +409,7 @@ func TestHaltAndHelp(t *testing.T) {
 	if err != nil || !res.Quiet {
 		t.Fatalf("h = %+v, %v, want a quiet result", res, err)
 	}
-	for _, name := range []string{"Node.ping(node)", "flush()", "System.halt"} {
+	for _, name := range []string{"Node.ping(node)", "flush()", "System.halt", "v(n)", "receive(ms)"} {
 		if !strings.Contains(strings.Join(res.Output, "\n"), name) {
 			t.Errorf("h output lacks %s", name)
 		}

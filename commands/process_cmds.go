@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -86,8 +87,16 @@ func timeoutArg(fn string, v any) (time.Duration, error) {
 	return 0, argumentErrorf("invalid timeout %s for %s: expected milliseconds or :infinity", term.Inspect(v), fn)
 }
 
+// interrupted returns the error of fn when the context of Eval is done.
+// Cancellation is what Ctrl-C does, so its text adds nothing and is left
+// out, but another cause, such as a deadline, is named.
 func interrupted(fn string, ev *evaluator) *Error {
-	return &Error{Kind: "exit", Message: fn + " interrupted: " + ev.ctx.Err().Error(), Err: ev.ctx.Err()}
+	err := ev.ctx.Err()
+	msg := fn + " interrupted"
+	if !errors.Is(err, context.Canceled) {
+		msg += ": " + err.Error()
+	}
+	return &Error{Kind: "exit", Message: msg, Err: err}
 }
 
 // runSleep waits the given milliseconds or until the context of Eval is

@@ -80,8 +80,8 @@ func init() {
 		{name: "self", arities: []int{0}, usage: []string{"self()"}, help: "the pid of this shell", nodeArg: -1, run: runSelfPID},
 		{name: "send", arities: []int{2}, usage: []string{"send(dest, message)"}, help: "send a message to a pid, a local name or {name, node}; returns the message", nodeArg: -1, run: runSend},
 		{name: "flush", arities: []int{0}, usage: []string{"flush()"}, help: "print and remove the messages sent to this shell", nodeArg: -1, run: runFlush},
-		{name: "receive", arities: []int{0, 1}, usage: []string{"receive()", "receive(timeout)"}, help: "the next message to this shell, or :timeout after timeout ms",
-			doc: "gonode's form of receive do msg -> msg after timeout -> :timeout end. " +
+		{name: "receive", arities: []int{0, 1}, usage: []string{"receive(ms)", "receive()"}, help: "the next message to this shell, or :timeout after ms milliseconds",
+			doc: "gonode's form of receive do msg -> msg after ms -> :timeout end. " +
 				"receive() and receive(:infinity) wait until a message arrives or Ctrl-C; receive(0) only looks.",
 			nodeArg: -1, run: runReceive},
 		{name: "Process.register", arities: []int{2}, usage: []string{"Process.register(pid, name)"}, help: "register a local pid under an atom name: true", nodeArg: -1, run: runRegister},
@@ -89,7 +89,7 @@ func init() {
 		{name: "Process.whereis", arities: []int{1}, usage: []string{"Process.whereis(name)"}, help: "the pid registered under name, or nil", nodeArg: -1, run: runWhereis},
 		{name: "Process.registered", arities: []int{0}, usage: []string{"Process.registered"}, help: "the registered names", nodeArg: -1, run: runRegistered},
 		{name: "Process.sleep", arities: []int{1}, usage: []string{"Process.sleep(ms)"}, help: "wait ms milliseconds (or :infinity until interrupted)", nodeArg: -1, run: runSleep},
-		{name: "v", arities: []int{0, 1}, usage: []string{"v()", "v(n)"}, help: "the value of input n (negative: counted back), v() the last",
+		{name: "v", arities: []int{0, 1}, usage: []string{"v(n)", "v()"}, help: "the value of input n (negative: counted back), v() the last",
 			nodeArg: -1, run: runV},
 		{name: "length", arities: []int{1}, usage: []string{"length(list)"}, help: "the number of elements of a list", nodeArg: -1, run: runLength},
 		{name: "hd", arities: []int{1}, usage: []string{"hd(list)"}, help: "the first element of a list", nodeArg: -1, run: runHd},

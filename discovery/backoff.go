@@ -156,6 +156,15 @@ func (l *limitedLog) recover() bool {
 	return l.limiter.Reset("")
 }
 
+// repeatsAttrs returns the log attributes attrs, with "repeats" added
+// when a limitedLog suppressed some failures before this one.
+func repeatsAttrs(suppressed int, attrs ...any) []any {
+	if suppressed > 0 {
+		attrs = append(attrs, "repeats", suppressed)
+	}
+	return attrs
+}
+
 // quoteNode returns a node name as the shell prints the atom, :"a@b".
 func quoteNode(name string) string { return term.Inspect(term.Atom(name)) }
 

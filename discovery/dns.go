@@ -219,8 +219,8 @@ func (d *DNS) lookupQuery(ctx context.Context, st *dnsState) {
 	}
 	if err != nil {
 		if ok, suppressed := st.queryLog.fail(time.Now()); ok {
-			d.logger.Warn("dns lookup of "+d.cfg.Query+" failed; keeping the last good answer",
-				"err", err, "addresses", len(st.addrs), "repeats", suppressed)
+			d.logger.Warn("dns lookup of "+d.cfg.Query+" failed"+keepingLast(len(st.addrs)),
+				repeatsAttrs(suppressed, "err", d.namedServer(err), "addresses", len(st.addrs))...)
 		}
 		return
 	}
@@ -248,8 +248,8 @@ func (d *DNS) lookupSRV(ctx context.Context, st *dnsState) {
 	}
 	if err != nil {
 		if ok, suppressed := st.srvLog.fail(time.Now()); ok {
-			d.logger.Warn("dns SRV lookup of "+d.cfg.SRV+" failed; keeping the last good answer",
-				"err", err, "targets", len(st.targets), "repeats", suppressed)
+			d.logger.Warn("dns SRV lookup of "+d.cfg.SRV+" failed"+keepingLast(len(st.targets)),
+				repeatsAttrs(suppressed, "err", d.namedServer(err), "targets", len(st.targets))...)
 		}
 		return
 	}
@@ -269,6 +269,27 @@ func (d *DNS) lookupSRV(ctx context.Context, st *dnsState) {
 		d.logger.Info("dns SRV answer for "+d.cfg.SRV+" changed", "targets", strings.Join(targets, ","))
 	}
 	st.targets = targets
+}
+
+// keepingLast returns the tail of a failed-lookup message: the strategy
+// keeps the last good answer when it has one with n entries.
+func keepingLast(n int) string {
+	if n == 0 {
+		return "; no good answer yet"
+	}
+	return "; keeping the last good answer"
+}
+
+// namedServer makes a *net.DNSError in err name cfg.Server. The Go
+// resolver fills DNSError.Server from /etc/resolv.conf even when the
+// resolver's Dial sends every query to another server, so without this
+// the message would name a server that was never asked.
+func (d *DNS) namedServer(err error) error {
+	var dnsErr *net.DNSError
+	if d.cfg.Server != "" && errors.As(err, &dnsErr) {
+		dnsErr.Server = d.cfg.Server
+	}
+	return err
 }
 
 // connectSRVTarget resolves host with the strategy's resolver, looks the
@@ -315,7 +336,7 @@ func (d *DNS) resolveNode(ctx context.Context, host string) (string, error) {
 	} else {
 		addrs, err := d.resolver.LookupNetIP(ctx, "ip", host)
 		if err != nil {
-			return "", fmt.Errorf("resolve host %s: %w", host, err)
+			return "", fmt.Errorf("resolve host %s: %w", host, d.namedServer(err))
 		}
 		if len(addrs) == 0 {
 			return "", fmt.Errorf("resolve host %s: no addresses", host)
@@ -325,7 +346,7 @@ func (d *DNS) resolveNode(ctx context.Context, host string) (string, error) {
 	epmdAddr := netip.AddrPortFrom(ip, uint16(d.cfg.EPMDPort)).String()
 	port, err := epmd.Lookup(ctx, epmdAddr, d.cfg.Basename)
 	if err != nil {
-		return "", fmt.Errorf("ask the port mapper at %s for %s: %w", epmdAddr, d.cfg.Basename, err)
+		return "", err // the epmd error names epmdAddr and Basename
 	}
 	return netip.AddrPortFrom(ip, uint16(port)).String(), nil
 }

@@ -154,3 +154,25 @@ func TestDNSSRVTargets(t *testing.T) {
 		t.Errorf("%d log lines about pod-1, want 1:\n%s", got, logs.String())
 	}
 }
+
+func TestDNSFailureNamesServerAsked(t *testing.T) {
+	srv := startDNS(t)
+	var logs logBuffer
+	d := mustDNS(t, DNSConfig{Query: "nope.test.", Basename: "app", Server: srv.Addr(), Timeout: 200 * time.Millisecond, Logger: logs.logger()})
+	runStrategy(t, d, newFakeCluster("app@127.0.0.1"))
+	waitFor(t, "a log line about the failure", func() bool { return strings.Contains(logs.String(), "dns lookup of nope.test. failed") })
+
+	out := logs.String()
+	if want := "on " + srv.Addr() + ": no such host"; !strings.Contains(out, want) {
+		t.Errorf("log lacks %q, the server asked:\n%s", want, out)
+	}
+	if strings.Contains(out, "keeping the last good answer") {
+		t.Errorf("log claims a last good answer, but there never was one:\n%s", out)
+	}
+	if !strings.Contains(out, "no good answer yet") {
+		t.Errorf("log lacks \"no good answer yet\":\n%s", out)
+	}
+	if strings.Contains(out, "repeats=0") {
+		t.Errorf("log has repeats=0, want the attribute left out:\n%s", out)
+	}
+}

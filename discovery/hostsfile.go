@@ -247,7 +247,7 @@ func (h *HostsFile) pollOnce(ctx context.Context, c Cluster, st *hostsFileState)
 	hosts, err := ReadHostsFile(h.cfg.Path)
 	if err != nil {
 		if ok, suppressed := st.fileLog.fail(time.Now()); ok {
-			h.logger.Warn("cannot read the hosts file; keeping its last good contents", "err", err, "hosts", len(st.hosts), "repeats", suppressed)
+			h.logger.Warn("cannot read the hosts file; keeping its last good contents", repeatsAttrs(suppressed, "err", err, "hosts", len(st.hosts))...)
 		}
 	} else {
 		if st.fileLog.recover() {
@@ -269,7 +269,7 @@ func (h *HostsFile) pollOnce(ctx context.Context, c Cluster, st *hostsFileState)
 		a := answers[host]
 		if a.err != nil {
 			if ok, suppressed := log.fail(time.Now()); ok {
-				h.logger.Warn("cannot list the nodes on host "+host, "err", a.err, "repeats", suppressed)
+				h.logger.Warn("cannot list the nodes on host "+host, repeatsAttrs(suppressed, "err", a.err)...)
 			}
 			continue
 		}
@@ -358,10 +358,7 @@ func (h *HostsFile) queryNames(ctx context.Context, hosts []string) map[string]n
 			qctx, cancel := context.WithTimeout(ctx, h.cfg.NamesTimeout)
 			defer cancel()
 			addr := net.JoinHostPort(host, strconv.Itoa(h.cfg.EPMDPort))
-			names, err := epmd.Names(qctx, addr)
-			if err != nil {
-				err = fmt.Errorf("ask the port mapper at %s for its names: %w", addr, err)
-			}
+			names, err := epmd.Names(qctx, addr) // an error names addr
 			mu.Lock()
 			answers[host] = namesAnswer{names: names, err: err}
 			mu.Unlock()

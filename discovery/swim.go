@@ -9,6 +9,7 @@ import (
 	"log"
 	"log/slog"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -221,7 +222,8 @@ func (s *SWIM) rejoin(ctx context.Context, ml *memberlist.Memberlist) {
 		}
 		if err != nil && n == 0 {
 			if ok, suppressed := failures.fail(time.Now()); ok {
-				s.logger.Warn("cannot join any seed; retrying", "seeds", strings.Join(missing, ","), "every", s.cfg.RejoinInterval, "err", err, "repeats", suppressed)
+				s.logger.Warn("cannot join any seed; retrying",
+					repeatsAttrs(suppressed, "seeds", strings.Join(missing, ","), "every", s.cfg.RejoinInterval, "err", memberlistError(err.Error()))...)
 			}
 			return
 		}
@@ -324,5 +326,38 @@ func (l *memberlistLog) logLine(line string) {
 		l.logger.Debug("memberlist: " + msg)
 		return
 	}
-	l.logger.Warn("memberlist: "+msg, "repeats", suppressed)
+	l.logger.Warn("memberlist: "+memberlistError(msg), repeatsAttrs(suppressed)...)
+}
+
+// errorCount matches the header line of a go-multierror text, such as
+// "1 error occurred:".
+var errorCount = regexp.MustCompile(`^\d+ errors? occurred:$`)
+
+// joinFailure matches memberlist's "failed to join ADDR: " before a
+// cause.
+var joinFailure = regexp.MustCompile(`^failed to join (\S+): `)
+
+// memberlistError returns memberlist's error text on one line. Join
+// returns a go-multierror, whose text is a header line and one "* cause"
+// line per seed. The causes are joined with "; ", and "failed to join
+// ADDR: " is cut from a cause that names ADDR again, as a dial error does.
+// A decryption failure is reported as differing gossip secrets.
+func memberlistError(text string) string {
+	var causes []string
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		line = strings.TrimPrefix(line, "* ")
+		if line == "" || errorCount.MatchString(line) {
+			continue
+		}
+		if m := joinFailure.FindStringSubmatch(line); m != nil && strings.Contains(line[len(m[0]):], m[1]) {
+			line = line[len(m[0]):]
+		}
+		causes = append(causes, line)
+	}
+	flat := strings.Join(causes, "; ")
+	if strings.Contains(flat, "no installed keys could decrypt the message") {
+		return "the gossip secrets differ (set the same --gossip-secret on every node): " + flat
+	}
+	return flat
 }

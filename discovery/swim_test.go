@@ -87,16 +87,62 @@ func TestSWIMMembersConnect(t *testing.T) {
 func TestSWIMSecretMismatch(t *testing.T) {
 	seedPort, otherPort := testPort(), testPort()
 	a := newFakeCluster("a@127.0.0.1")
-	runStrategy(t, mustSWIM(t, SWIMConfig{NodeName: "a@127.0.0.1", TransportPort: 5000, Port: seedPort, Secret: []byte("one")}), a)
+	var logsA, logsB logBuffer
+	runStrategy(t, mustSWIM(t, SWIMConfig{NodeName: "a@127.0.0.1", TransportPort: 5000, Port: seedPort, Secret: []byte("one"), Logger: logsA.logger()}), a)
+	// b joins once the seed listens, so that its first, logged, failure
+	// is the secret and not a refused connection.
+	waitFor(t, "the seed to start", func() bool { return strings.Contains(logsA.String(), "swim started") })
 	b := newFakeCluster("b@127.0.0.1")
 	seed := "127.0.0.1:" + strconv.Itoa(seedPort)
-	runStrategy(t, mustSWIM(t, SWIMConfig{NodeName: "b@127.0.0.1", TransportPort: 5001, Port: otherPort, Join: []string{seed}, Secret: []byte("two"), RejoinInterval: 100 * time.Millisecond}), b)
+	runStrategy(t, mustSWIM(t, SWIMConfig{NodeName: "b@127.0.0.1", TransportPort: 5001, Port: otherPort, Join: []string{seed}, Secret: []byte("two"), RejoinInterval: 100 * time.Millisecond, Logger: logsB.logger()}), b)
 	time.Sleep(time.Second)
 	if got := a.Connects(); len(got) != 0 {
 		t.Errorf("a was asked to connect to %v, which has another secret", got)
 	}
 	if got := b.Connects(); len(got) != 0 {
 		t.Errorf("b was asked to connect to %v, which has another secret", got)
+	}
+
+	// The seed fails to decrypt b's join, and b's join fails.
+	waitFor(t, "a warning on the seed", func() bool { return strings.Contains(logsA.String(), "level=WARN") })
+	waitFor(t, "a warning on the joining node", func() bool { return strings.Contains(logsB.String(), "cannot join any seed") })
+	for side, out := range map[string]string{"seed": logsA.String(), "joining node": logsB.String()} {
+		warnings := warningLines(out)
+		if !strings.Contains(warnings, "the gossip secrets differ") {
+			t.Errorf("%s warnings do not say the gossip secrets differ:\n%s", side, warnings)
+		}
+		if strings.Contains(warnings, `\n`) {
+			t.Errorf("%s warnings contain an escaped newline:\n%s", side, warnings)
+		}
+		if strings.Contains(warnings, "repeats=0") {
+			t.Errorf("%s warnings have repeats=0, want it left out:\n%s", side, warnings)
+		}
+	}
+}
+
+// warningLines returns the lines of out with level=WARN.
+func warningLines(out string) string {
+	var lines []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "level=WARN") {
+			lines = append(lines, line)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+func TestMemberlistErrorOneLine(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"1 error occurred:\n\t* failed to join 10.0.0.1:7946: dial tcp 10.0.0.1:7946: connect: connection refused\n\n",
+			"dial tcp 10.0.0.1:7946: connect: connection refused"},
+		{"2 errors occurred:\n\t* failed to join 10.0.0.1:7946: dial tcp 10.0.0.1:7946: i/o timeout\n\t* failed to join 10.0.0.2:7946: EOF\n\n",
+			"dial tcp 10.0.0.1:7946: i/o timeout; failed to join 10.0.0.2:7946: EOF"},
+		{"Failed to send ping: write: broken pipe", "Failed to send ping: write: broken pipe"},
+	}
+	for _, tt := range tests {
+		if got := memberlistError(tt.in); got != tt.want {
+			t.Errorf("memberlistError(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
 

@@ -376,7 +376,8 @@ func (n *Node) resolve(ctx context.Context, node string) (string, error) {
 		return "", fmt.Errorf("no node named %s is registered on host %s", local, host)
 	}
 	if err != nil {
-		return "", fmt.Errorf("ask the port mapper at %s: %w", epmdAddr, err)
+		// The epmd error names epmdAddr.
+		return "", err
 	}
 	return net.JoinHostPort(ip, strconv.Itoa(nodePort)), nil
 }

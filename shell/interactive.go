@@ -44,6 +44,7 @@ func runInteractive(ctx context.Context, rt *Runtime, opts Options) int {
 		DisableAutoSaveHistory: true,
 		InterruptPrompt:        "^C",
 		AutoComplete:           complete,
+		FuncGetWidth:           screenWidth,
 		Stdin:                  io.NopCloser(dropNUL{opts.In}),
 		Stdout:                 opts.Out,
 		Stderr:                 opts.Err,
@@ -133,7 +134,7 @@ func runInteractive(ctx context.Context, rt *Runtime, opts Options) int {
 		if res.Clear {
 			io.WriteString(out, clearScreen)
 		}
-		printResult(out, res, readline.GetScreenWidth(), opts.Color)
+		printResult(out, res, screenWidth(), opts.Color)
 		if res.Halt {
 			return res.ExitCode
 		}
@@ -187,6 +188,21 @@ func (d dropNUL) Read(p []byte) (int, error) {
 			return len(kept), err
 		}
 	}
+}
+
+// defaultWidth is the column count assumed when the terminal reports none.
+const defaultWidth = 80
+
+// screenWidth returns the terminal's column count, or defaultWidth when the
+// terminal reports 0 columns or no size at all, as a pseudo-terminal does
+// before anyone sets its size (script(1) without stty, some docker exec
+// sessions). At width 0, readline v1.5.1 ignores Tab and redraws the
+// line on each key with a long run of backspaces.
+func screenWidth() int {
+	if w := readline.GetScreenWidth(); w > 0 {
+		return w
+	}
+	return defaultWidth
 }
 
 // errLeave ends the shell: Ctrl-D, or Ctrl-C twice on an empty line.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gonode/gonode/commands"
@@ -36,6 +37,14 @@ type RemoteShell struct {
 	counter   int
 	variables []string
 	lost      bool // an Eval returned ErrRemoteDown
+
+	// down is closed when the connection to target goes down after the
+	// shell opened, and downReason is then the nodedown reason. The
+	// remote session ends with that connection.
+	down       chan struct{}
+	downReason string
+	stopWatch  chan struct{}
+	watching   sync.WaitGroup
 }
 
 // OpenRemote connects to the node target and opens a remote shell on it.
@@ -55,6 +64,8 @@ func OpenRemote(ctx context.Context, n *node.Node, target string) (*RemoteShell,
 	if target == n.Name() {
 		return nil, fmt.Errorf("cannot open a remote shell on %s: it is this node", target)
 	}
+	// Watch before the call, so that no nodedown after it is missed.
+	events := n.Watch()
 	reply, err := n.Call(ctx, target, methodOpen, nil)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open a remote shell on %s: %s", target, describeCallError(err))
@@ -68,7 +79,69 @@ func OpenRemote(ctx context.Context, n *node.Node, target string) (*RemoteShell,
 	if !ok1 || !ok2 {
 		return nil, fmt.Errorf("cannot open a remote shell on %s: invalid reply %s", target, term.Inspect(m))
 	}
-	return &RemoteShell{local: n, target: target, id: id, counter: int(counter)}, nil
+	r := &RemoteShell{local: n, target: target, id: id, counter: int(counter),
+		down: make(chan struct{}), stopWatch: make(chan struct{})}
+	r.watching.Add(1)
+	go r.watchTarget(events)
+	return r, nil
+}
+
+// watchTarget records the first nodedown of the target until Close or
+// until the local node closes. The watch channel is read all along, so
+// that events of other nodes do not fill it and crowd this one out.
+func (r *RemoteShell) watchTarget(events <-chan node.Event) {
+	defer r.watching.Done()
+	for {
+		select {
+		case <-r.stopWatch:
+			return
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			if ev.Kind == node.NodeDown && ev.Node == r.target {
+				r.downReason = ev.Reason
+				close(r.down)
+				return
+			}
+		}
+	}
+}
+
+// maxDownWait bounds how long a failed call waits for the nodedown that
+// may be on its way, because the call can fail before the event arrives.
+const maxDownWait = 200 * time.Millisecond
+
+// lossCause describes why the remote shell was lost: the nodedown of the
+// target when there was one, else the call error err. A call made after
+// the connection went down tries to connect again, and that error would
+// hide the original loss.
+func (r *RemoteShell) lossCause(err error) string {
+	select {
+	case <-r.down:
+	case <-time.After(maxDownWait):
+		return describeCallError(err)
+	}
+	return describeNodeDown(r.downReason)
+}
+
+// describeNodeDown puts a nodedown reason in plain words, followed by the
+// reason itself.
+func describeNodeDown(reason string) string {
+	var text string
+	switch reason {
+	case "connection_closed":
+		text = "the connection closed"
+	case "net_tick_timeout":
+		text = "the node stopped answering ticks"
+	case "disconnect":
+		text = "a node closed the connection"
+	case "restarted":
+		text = "the node restarted"
+	default:
+		text = "the connection went down"
+	}
+	return text + " (" + reason + ")"
 }
 
 // describeCallError puts the usual causes first, in plain words.
@@ -107,8 +180,13 @@ func (r *RemoteShell) Eval(ctx context.Context, src string) (commands.Result, er
 		return commands.Result{}, fmt.Errorf("encode input: %w", err)
 	}
 	payload, err := r.local.Call(ctx, r.target, methodEval, req)
-	if ctx.Err() != nil {
-		return commands.Result{}, &commands.Error{Kind: "exit", Message: "interrupted on " + r.target + ": " + ctx.Err().Error(), Err: ctx.Err()}
+	if err := ctx.Err(); err != nil {
+		// Ctrl-C cancels ctx, and "context canceled" would add nothing.
+		msg := "interrupted on " + r.target
+		if !errors.Is(err, context.Canceled) {
+			msg += ": " + err.Error()
+		}
+		return commands.Result{}, &commands.Error{Kind: "exit", Message: msg, Err: err}
 	}
 	var cerr *transport.CallError
 	if errors.As(err, &cerr) && strings.Contains(cerr.Message, "too many calls") {
@@ -116,7 +194,7 @@ func (r *RemoteShell) Eval(ctx context.Context, src string) (commands.Result, er
 	}
 	if err != nil {
 		r.lost = true
-		return commands.Result{}, fmt.Errorf("%w on %s: %s", ErrRemoteDown, r.target, describeCallError(err))
+		return commands.Result{}, fmt.Errorf("%w on %s: %s", ErrRemoteDown, r.target, r.lossCause(err))
 	}
 	reply, err := decodeRequest(payload)
 	if err != nil {
@@ -167,10 +245,14 @@ func (r *RemoteShell) result(m *term.Map) (commands.Result, error) {
 	return res, nil
 }
 
-// Close ends the session on the remote node, waiting at most 2 s. An
-// error is dropped, because the remote node also ends the session when
-// this node disconnects.
+// Close stops watching the target and ends the session on the remote
+// node, waiting at most 2 s. Call it once. An error is dropped, because
+// the remote node also ends the session when this node disconnects.
 func (r *RemoteShell) Close() {
+	if r.stopWatch != nil {
+		close(r.stopWatch)
+		r.watching.Wait()
+	}
 	if r.lost {
 		return
 	}

@@ -104,3 +104,39 @@ func TestRemoteShellLimit(t *testing.T) {
 		t.Errorf("OpenRemote after one closed: %v", err)
 	}
 }
+
+func TestRemoteShellReportsLoss(t *testing.T) {
+	a := startNode(t, "a@127.0.0.1")
+	b := startNode(t, "b@127.0.0.1")
+	srv := ServeRemote(a)
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.ConnectAddr(ctx, a.Name(), a.Addr().String(), "test"); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := OpenRemote(ctx, b, a.Name())
+	if err != nil {
+		t.Fatalf("OpenRemote: %v", err)
+	}
+	t.Cleanup(rs.Close)
+
+	// The target shuts down while the shell waits for input, which is a
+	// nodedown with reason disconnect. The next input fails to connect
+	// again, but the error reports the loss.
+	a.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for b.Connected(a.Name()) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, err = rs.Eval(ctx, "Node.self")
+	if !errors.Is(err, ErrRemoteDown) {
+		t.Fatalf("Eval after the target closed: error = %v, want ErrRemoteDown", err)
+	}
+	if !strings.Contains(err.Error(), "(disconnect)") {
+		t.Errorf("Eval error = %q, want the nodedown reason disconnect", err)
+	}
+	if strings.Contains(err.Error(), "connect to") {
+		t.Errorf("Eval error = %q reports the failed reconnect, want the loss", err)
+	}
+}

@@ -37,7 +37,7 @@ func (o *ScriptOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Eval, "eval", "", "evaluate `EXPR` after the node starts, print the result and exit: 0, or 1 on an error")
 	fs.BoolVar(&o.NoHalt, "no-halt", false, "with --eval, keep the node running after the expression until SIGINT or SIGTERM")
 	fs.StringVar(&o.File, "script", "", "run the commands of `FILE`, one result a line; a failing line makes the exit status 1")
-	fs.StringVar(&o.Format, "format", FormatText, "print results as `text` (Elixir's inspect form) or json, one value a line (with --eval, --script or a pipe)")
+	fs.StringVar(&o.Format, "format", FormatText, "print results in `FORMAT`: text (Elixir's inspect form) or json, one value a line (with --eval, --script or a pipe)")
 }
 
 // Check reports a flag combination that cannot work.
@@ -49,8 +49,34 @@ func (o *ScriptOptions) Check() error {
 		return errors.New("--eval and --script are mutually exclusive: give one")
 	case o.NoHalt && o.Eval == "":
 		return errors.New("--no-halt works with --eval only")
+	case o.File != "":
+		if err := checkScriptFile(o.File); err != nil {
+			return fmt.Errorf("--script: %w", err)
+		}
 	}
 	return nil
+}
+
+// checkScriptFile checks that path names a readable file, so that a typo
+// fails before the node starts. A regular file is opened and closed. A
+// pipe or device is only checked to exist, because opening a named pipe
+// waits for its writer.
+func checkScriptFile(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("%s is a directory, want a file of commands", path)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // Scripted reports whether a scripting flag replaces the shell's input,

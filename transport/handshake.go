@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -142,6 +143,19 @@ func statusErr(s Status) error {
 	default:
 		return ErrNotAllowed
 	}
+}
+
+// rejection returns the error for a rejection with status s and reason,
+// which wraps the status's sentinel. A reason that only repeats the
+// sentinel or the status name, as older peers send for bad_cookie, is
+// replaced, so that the message says it once.
+func rejection(s Status, reason string) error {
+	sentinel := statusErr(s)
+	plain := strings.ReplaceAll(s.String(), "_", " ")
+	if reason == "" || strings.EqualFold(reason, sentinel.Error()) || strings.EqualFold(reason, plain) {
+		reason = "rejected by the server with status " + s.String()
+	}
+	return fmt.Errorf("%w: %s", sentinel, reason)
 }
 
 // HandshakeError is the error Dial and Accept return when the handshake
@@ -362,10 +376,11 @@ func Dial(ctx context.Context, addr string, cfg Config, expectPeer string) (*Con
 	var d net.Dialer
 	nc, err := d.DialContext(dialCtx, "tcp", addr)
 	if err != nil {
+		// err, a *net.OpError, names addr.
 		if ctx.Err() == nil && dialCtx.Err() != nil {
-			return nil, fmt.Errorf("dial %s: %w after %v: %w", addr, ErrHandshakeTimeout, cfg.HandshakeTimeout, err)
+			return nil, fmt.Errorf("%w after %v: %w", ErrHandshakeTimeout, cfg.HandshakeTimeout, err)
 		}
-		return nil, fmt.Errorf("dial %s: %w", addr, err)
+		return nil, err
 	}
 	c, err := clientHandshake(ctx, nc, cfg, expectPeer, deadline)
 	if err != nil {
@@ -398,7 +413,7 @@ func clientHandshake(ctx context.Context, nc net.Conn, cfg Config, expectPeer st
 		return nil, h.fail("read status", err)
 	}
 	if f.Status != StatusOK {
-		return nil, h.fail("read status", fmt.Errorf("%w: rejected with %s: %s", statusErr(f.Status), f.Status, f.Reason))
+		return nil, h.fail("read status", rejection(f.Status, f.Reason))
 	}
 	server := f.Name
 	if err := validateName(server); err != nil {
@@ -433,7 +448,7 @@ func clientHandshake(ctx context.Context, nc net.Conn, cfg Config, expectPeer st
 		return nil, h.fail("read ack", err)
 	}
 	if f.Type == FrameStatus {
-		return nil, h.fail("read ack", fmt.Errorf("%w: rejected with %s: %s", statusErr(f.Status), f.Status, f.Reason))
+		return nil, h.fail("read ack", rejection(f.Status, f.Reason))
 	}
 	if !hmac.Equal(f.Digest, t.proof(cfg.Cookie, serverProofLabel)) {
 		return nil, h.fail("read ack", fmt.Errorf("%w: the server's proof does not match our cookie", ErrBadCookie))
@@ -488,7 +503,7 @@ func serverHandshake(ctx context.Context, nc net.Conn, cfg Config, admit func(st
 	h.peer = client
 	h.peerVersion = f.Version
 	if f.Version < MinHandshakeVersion || f.Version > HandshakeVersion {
-		reason := fmt.Sprintf("handshake version %d is not supported, this node speaks %d to %d", f.Version, MinHandshakeVersion, HandshakeVersion)
+		reason := fmt.Sprintf("the client speaks version %d and the server %d to %d", f.Version, MinHandshakeVersion, HandshakeVersion)
 		h.sendStatus(StatusBadVersion, reason)
 		return nil, h.fail("read hello", fmt.Errorf("%w: %s", ErrVersion, reason))
 	}
@@ -514,7 +529,7 @@ func serverHandshake(ctx context.Context, nc net.Conn, cfg Config, admit func(st
 
 	if st, reason := admitStatus(cfg.Name, client, f.Creation, admit); st != StatusOK {
 		h.sendStatus(st, reason)
-		return nil, h.fail("admit", fmt.Errorf("%w: rejected with %s: %s", statusErr(st), st, reason))
+		return nil, h.fail("admit", rejection(st, reason))
 	}
 
 	nonceS, err := newNonce()
@@ -531,7 +546,7 @@ func serverHandshake(ctx context.Context, nc net.Conn, cfg Config, admit func(st
 		return nil, h.fail("read reply", err)
 	}
 	if !hmac.Equal(f.Digest, t.proof(cfg.Cookie, clientProofLabel)) {
-		h.sendStatus(StatusBadCookie, "bad cookie")
+		h.sendStatus(StatusBadCookie, "the server could not verify the client's proof of the cookie")
 		return nil, h.fail("read reply", fmt.Errorf("%w: the client's proof does not match our cookie", ErrBadCookie))
 	}
 
@@ -563,12 +578,12 @@ func admitStatus(self, client string, creation uint64, admit func(string, uint64
 	case StatusOK:
 		return st, ""
 	case StatusAlive:
-		return st, fmt.Sprintf("the server is already connected to %q", client)
+		return st, fmt.Sprintf("the server has a connection to %q", client)
 	case StatusNameInUse:
-		return st, fmt.Sprintf("the name %q is in use", client)
+		return st, fmt.Sprintf("another connection holds %q", client)
 	case StatusBadVersion, StatusBadCookie, StatusEncryption:
 		return st, "rejected by the server"
 	default:
-		return StatusNotAllowed, fmt.Sprintf("the server does not allow %q to connect", client)
+		return StatusNotAllowed, fmt.Sprintf("the server's policy rejects %q", client)
 	}
 }

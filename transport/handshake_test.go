@@ -100,6 +100,9 @@ func TestHandshakeBadCookie(t *testing.T) {
 	if !errors.Is(err, ErrBadCookie) {
 		t.Errorf("Dial error = %v, want ErrBadCookie", err)
 	}
+	if err != nil && strings.Count(err.Error(), "cookie") != 2 {
+		t.Errorf("Dial error = %q, want \"bad cookie\" once and the server's reason", err)
+	}
 	var herr *HandshakeError
 	if !errors.As(err, &herr) || herr.Peer != "b@vm" {
 		t.Errorf("Dial error = %#v, want a *HandshakeError with Peer b@vm", err)
@@ -351,6 +354,9 @@ func TestHandshakeAdmitStatus(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Errorf("Dial error = %v, want %v", err, tt.want)
 			}
+			if err != nil && strings.Count(err.Error(), tt.want.Error()) != 1 {
+				t.Errorf("Dial error = %q, want %q in it once", err, tt.want)
+			}
 			server := waitAccept(t, accepted)
 			if !errors.Is(server.err, tt.want) {
 				t.Errorf("Accept error = %v, want %v", server.err, tt.want)
@@ -519,5 +525,41 @@ func TestConfigLogValueRedactsCookie(t *testing.T) {
 	v := Config{Name: "a@vm", Cookie: []byte("secret-cookie")}.LogValue()
 	if s := v.String(); strings.Contains(s, "secret-cookie") {
 		t.Errorf("LogValue() = %s, contains the cookie", s)
+	}
+}
+
+func TestRejectionNamesStatusOnce(t *testing.T) {
+	tests := []struct {
+		status Status
+		reason string
+		want   error
+		text   string
+	}{
+		{StatusBadCookie, "bad cookie", ErrBadCookie, "bad cookie: rejected by the server with status bad_cookie"},
+		{StatusBadCookie, "", ErrBadCookie, "bad cookie: rejected by the server with status bad_cookie"},
+		{StatusNameInUse, "Name In Use", ErrNameInUse, "node name in use: rejected by the server with status name_in_use"},
+		{StatusAlive, "the server has a connection to \"a@vm\"", ErrAlreadyConnected, "already connected: the server has a connection to \"a@vm\""},
+	}
+	for _, tt := range tests {
+		err := rejection(tt.status, tt.reason)
+		if !errors.Is(err, tt.want) {
+			t.Errorf("rejection(%s, %q) = %v, want it to wrap %v", tt.status, tt.reason, err, tt.want)
+		}
+		if err.Error() != tt.text {
+			t.Errorf("rejection(%s, %q) = %q, want %q", tt.status, tt.reason, err, tt.text)
+		}
+	}
+}
+
+func TestDialErrorNamesAddrOnce(t *testing.T) {
+	l := listen(t)
+	addr := l.Addr().String()
+	l.Close()
+	_, err := Dial(context.Background(), addr, testConfig("a@vm", "genki"), "")
+	if err == nil {
+		t.Fatalf("Dial to the closed listener %s succeeded", addr)
+	}
+	if got := strings.Count(err.Error(), addr); got != 1 {
+		t.Errorf("Dial error = %q names %s %d times, want once", err, addr, got)
 	}
 }

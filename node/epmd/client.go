@@ -58,6 +58,16 @@ func dialExchange(ctx context.Context, addr string) (*exchange, error) {
 	return &exchange{ctx: ctx, conn: conn, cancel: cancel, stop: stop}, nil
 }
 
+// requestError wraps err, the failure of the request step to the epmd at
+// addr, and names addr unless err is a dial error, which names it already.
+func requestError(step, addr string, err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return fmt.Errorf("epmd: %s: %w", step, err)
+	}
+	return fmt.Errorf("epmd: %s at %s: %w", step, addr, err)
+}
+
 // close closes the connection and releases the context.
 func (e *exchange) close() {
 	e.stop()
@@ -96,7 +106,7 @@ func Lookup(ctx context.Context, addr string, name string) (port int, err error)
 	}
 	reply, err := request(ctx, addr, encodePortPlease2Request(name), maxPort2Reply)
 	if err != nil {
-		return 0, fmt.Errorf("epmd: look up %q at %s: %w", name, addr, err)
+		return 0, requestError(fmt.Sprintf("look up %q", name), addr, err)
 	}
 	info, found, err := parsePort2Response(reply)
 	if err != nil {
@@ -113,7 +123,7 @@ func Lookup(ctx context.Context, addr string, name string) (port int, err error)
 func Names(ctx context.Context, addr string) ([]NameEntry, error) {
 	reply, err := request(ctx, addr, encodeSimpleRequest(codeNames), maxNamesReply)
 	if err != nil {
-		return nil, fmt.Errorf("epmd: list names at %s: %w", addr, err)
+		return nil, requestError("list names", addr, err)
 	}
 	_, entries, err := parseNamesResponse(reply)
 	if err != nil {
@@ -127,7 +137,7 @@ func Names(ctx context.Context, addr string) ([]NameEntry, error) {
 func kill(ctx context.Context, addr string) (bool, error) {
 	reply, err := request(ctx, addr, encodeSimpleRequest(codeKill), 2)
 	if err != nil {
-		return false, fmt.Errorf("epmd: kill at %s: %w", addr, err)
+		return false, requestError("kill", addr, err)
 	}
 	switch string(reply) {
 	case "OK":
@@ -172,7 +182,7 @@ func Register(ctx context.Context, addr string, name string, port int) (*Registr
 	}
 	e, err := dialExchange(ctx, addr)
 	if err != nil {
-		return nil, fmt.Errorf("epmd: register %q at %s: %w", name, addr, err)
+		return nil, requestError(fmt.Sprintf("register %q", name), addr, err)
 	}
 	reply, err := sendAlive2(e.conn, name, port)
 	if stopped := e.stop(); !stopped && err == nil {

@@ -549,3 +549,27 @@ func TestClientHonoursContext(t *testing.T) {
 		}
 	}
 }
+
+func TestClientErrorsNameAddrOnce(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	_, lookupErr := Lookup(ctx, addr, "app")
+	_, namesErr := Names(ctx, addr)
+	_, registerErr := Register(ctx, addr, "app", 4000)
+	for step, err := range map[string]error{"Lookup": lookupErr, "Names": namesErr, "Register": registerErr} {
+		if err == nil {
+			t.Errorf("%s on the closed port %s succeeded", step, addr)
+			continue
+		}
+		if got := bytes.Count([]byte(err.Error()), []byte(addr)); got != 1 {
+			t.Errorf("%s error = %q names %s %d times, want once", step, err, addr, got)
+		}
+	}
+}
