@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gonode/gonode/transport/wire"
 )
 
 // Limits of a connection's send queue and writes.
@@ -349,7 +351,7 @@ func (c *Conn) closedErrLocked() error {
 // enqueueControlLocked queues a ping or pong. It reports, as kickLocked
 // does, whether the caller writes the queue itself.
 func (c *Conn) enqueueControlLocked(t FrameType, id uint64) (direct bool, err error) {
-	size := 2 + uintSize(id)
+	size := 2 + wire.UintSize(id)
 	if err := c.waitRoomLocked(frameHeaderSize+size, controlQueueLimit); err != nil {
 		return false, err
 	}

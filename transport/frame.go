@@ -5,7 +5,18 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
+
+	"github.com/gonode/gonode/transport/wire"
 )
+
+// maxUint32 is the largest body length that the 4-byte length header
+// carries.
+const maxUint32 = math.MaxUint32
+
+// noArrayLimit lets ReadArrayLen bound an array's length only by the bytes
+// left in the body, which the maximum frame size already bounds.
+const noArrayLimit = math.MaxInt
 
 // FrameType is the first element of a frame body. Numbers are append-only:
 // a number, once used, is never reused for another layout, and new fields
@@ -186,47 +197,47 @@ func AppendFrame(dst []byte, f *Frame, maxSize int) ([]byte, error) {
 	switch f.Type {
 	case FrameTick:
 	case FrameHello:
-		dst = appendArrayHeader(dst, 6)
+		dst = wire.AppendArrayHeader(dst, 6)
 		dst = append(dst, byte(f.Type))
-		dst = appendUint(dst, f.Version)
-		dst = appendStr(dst, f.Name)
-		dst = append(appendBinHeader(dst, len(f.Nonce)), f.Nonce...)
-		dst = appendUint(dst, uint64(f.Flags))
-		dst = appendUint(dst, f.Creation)
+		dst = wire.AppendUint(dst, f.Version)
+		dst = wire.AppendStr(dst, f.Name)
+		dst = append(wire.AppendBinHeader(dst, len(f.Nonce)), f.Nonce...)
+		dst = wire.AppendUint(dst, uint64(f.Flags))
+		dst = wire.AppendUint(dst, f.Creation)
 	case FrameStatus:
-		dst = appendArrayHeader(dst, 7)
+		dst = wire.AppendArrayHeader(dst, 7)
 		dst = append(dst, byte(f.Type))
-		dst = appendUint(dst, uint64(f.Status))
-		dst = appendStr(dst, f.Reason)
-		dst = appendStr(dst, f.Name)
-		dst = append(appendBinHeader(dst, len(f.Nonce)), f.Nonce...)
-		dst = appendUint(dst, uint64(f.Flags))
-		dst = appendUint(dst, f.Creation)
+		dst = wire.AppendUint(dst, uint64(f.Status))
+		dst = wire.AppendStr(dst, f.Reason)
+		dst = wire.AppendStr(dst, f.Name)
+		dst = append(wire.AppendBinHeader(dst, len(f.Nonce)), f.Nonce...)
+		dst = wire.AppendUint(dst, uint64(f.Flags))
+		dst = wire.AppendUint(dst, f.Creation)
 	case FrameReply, FrameAck:
-		dst = appendArrayHeader(dst, 2)
+		dst = wire.AppendArrayHeader(dst, 2)
 		dst = append(dst, byte(f.Type))
-		dst = append(appendBinHeader(dst, len(f.Digest)), f.Digest...)
+		dst = append(wire.AppendBinHeader(dst, len(f.Digest)), f.Digest...)
 	case FrameMessage:
 		dst = appendMessageBody(dst, f.To, f.From, f.Payload)
 	case FramePing, FramePong:
 		dst = appendControl(dst, f.Type, f.ID)
 	case FrameGoodbye:
-		dst = appendArrayHeader(dst, 2)
+		dst = wire.AppendArrayHeader(dst, 2)
 		dst = append(dst, byte(f.Type))
-		dst = appendStr(dst, f.Reason)
+		dst = wire.AppendStr(dst, f.Reason)
 	case FrameCall:
-		dst = appendArrayHeader(dst, 5)
+		dst = wire.AppendArrayHeader(dst, 5)
 		dst = append(dst, byte(f.Type))
-		dst = appendUint(dst, f.ID)
-		dst = appendStr(dst, f.Method)
-		dst = append(appendBinHeader(dst, len(f.Payload)), f.Payload...)
-		dst = appendUint(dst, f.Timeout)
+		dst = wire.AppendUint(dst, f.ID)
+		dst = wire.AppendStr(dst, f.Method)
+		dst = append(wire.AppendBinHeader(dst, len(f.Payload)), f.Payload...)
+		dst = wire.AppendUint(dst, f.Timeout)
 	case FrameCallReply:
-		dst = appendArrayHeader(dst, 4)
+		dst = wire.AppendArrayHeader(dst, 4)
 		dst = append(dst, byte(f.Type))
-		dst = appendUint(dst, f.ID)
-		dst = appendStr(dst, f.Reason)
-		dst = append(appendBinHeader(dst, len(f.Payload)), f.Payload...)
+		dst = wire.AppendUint(dst, f.ID)
+		dst = wire.AppendStr(dst, f.Reason)
+		dst = append(wire.AppendBinHeader(dst, len(f.Payload)), f.Payload...)
 	case FramePeers:
 		dst = appendPeersBody(dst, f)
 	}
@@ -240,21 +251,21 @@ func bodySize(f *Frame) (int, error) {
 	case FrameTick:
 		return 0, nil
 	case FrameHello:
-		n = 2 + uintSize(f.Version) + strSize(f.Name) + binSize(f.Nonce) + uintSize(uint64(f.Flags)) + uintSize(f.Creation)
+		n = 2 + wire.UintSize(f.Version) + strSize(f.Name) + binSize(f.Nonce) + wire.UintSize(uint64(f.Flags)) + wire.UintSize(f.Creation)
 	case FrameStatus:
-		n = 2 + uintSize(uint64(f.Status)) + strSize(f.Reason) + strSize(f.Name) + binSize(f.Nonce) + uintSize(uint64(f.Flags)) + uintSize(f.Creation)
+		n = 2 + wire.UintSize(uint64(f.Status)) + strSize(f.Reason) + strSize(f.Name) + binSize(f.Nonce) + wire.UintSize(uint64(f.Flags)) + wire.UintSize(f.Creation)
 	case FrameReply, FrameAck:
 		n = 2 + binSize(f.Digest)
 	case FrameMessage:
 		n = messageBodySize(f.To, f.From, len(f.Payload))
 	case FramePing, FramePong:
-		n = 2 + uintSize(f.ID)
+		n = 2 + wire.UintSize(f.ID)
 	case FrameGoodbye:
 		n = 2 + strSize(f.Reason)
 	case FrameCall:
-		n = 2 + uintSize(f.ID) + strSize(f.Method) + binSize(f.Payload) + uintSize(f.Timeout)
+		n = 2 + wire.UintSize(f.ID) + strSize(f.Method) + binSize(f.Payload) + wire.UintSize(f.Timeout)
 	case FrameCallReply:
-		n = 2 + uintSize(f.ID) + strSize(f.Reason) + binSize(f.Payload)
+		n = 2 + wire.UintSize(f.ID) + strSize(f.Reason) + binSize(f.Payload)
 	case FramePeers:
 		n = peersBodySize(f)
 	default:
@@ -263,27 +274,27 @@ func bodySize(f *Frame) (int, error) {
 	return n, nil
 }
 
-func strSize(s string) int { return strHeaderSize(len(s)) + len(s) }
-func binSize(b []byte) int { return binHeaderSize(len(b)) + len(b) }
+func strSize(s string) int { return wire.StrHeaderSize(len(s)) + len(s) }
+func binSize(b []byte) int { return wire.BinHeaderSize(len(b)) + len(b) }
 
 // messageBodySize returns the body size of a message frame.
 func messageBodySize(to, from string, payloadLen int) int {
-	return 2 + strSize(to) + strSize(from) + binHeaderSize(payloadLen) + payloadLen
+	return 2 + strSize(to) + strSize(from) + wire.BinHeaderSize(payloadLen) + payloadLen
 }
 
 // appendMessageBody appends a message body, without the length header.
 func appendMessageBody(dst []byte, to, from string, payload []byte) []byte {
 	dst = append(dst, 0x94, byte(FrameMessage))
-	dst = appendStr(dst, to)
-	dst = appendStr(dst, from)
-	dst = appendBinHeader(dst, len(payload))
+	dst = wire.AppendStr(dst, to)
+	dst = wire.AppendStr(dst, from)
+	dst = wire.AppendBinHeader(dst, len(payload))
 	return append(dst, payload...)
 }
 
 // appendControl appends a ping or pong body, without the length header.
 func appendControl(dst []byte, t FrameType, id uint64) []byte {
 	dst = append(dst, 0x92, byte(t))
-	return appendUint(dst, id)
+	return wire.AppendUint(dst, id)
 }
 
 // DecodeFrame decodes a frame body, without its length header, into f. The
@@ -313,20 +324,20 @@ func decodeFrame(body []byte, f *Frame, cache *internCache) error {
 	if len(body) == 0 {
 		return nil
 	}
-	d := mpDecoder{b: body}
-	fields, err := d.readArrayLen()
+	d := wire.NewDecoder(body, ErrMalformedFrame)
+	fields, err := d.ReadArrayLen(noArrayLimit)
 	if err != nil {
 		return err
 	}
 	if fields == 0 {
-		return d.errorf("empty array has no frame type")
+		return d.Errorf("empty array has no frame type")
 	}
-	t, err := d.readUint()
+	t, err := d.ReadUint()
 	if err != nil {
 		return err
 	}
 	if t == 0 || t > 0xff {
-		return d.errorf("invalid frame type %d", t)
+		return d.Errorf("invalid frame type %d", t)
 	}
 	f.Type = FrameType(t)
 	known, err := decodeFields(&d, f, fields-1, cache)
@@ -334,19 +345,19 @@ func decodeFrame(body []byte, f *Frame, cache *internCache) error {
 		return fmt.Errorf("decode %s: %w", f.Type, err)
 	}
 	for range fields - 1 - known {
-		if err := d.skip(0); err != nil {
+		if err := d.Skip(0); err != nil {
 			return fmt.Errorf("decode %s: %w", f.Type, err)
 		}
 	}
-	if d.remaining() != 0 {
-		return fmt.Errorf("decode %s: %w", f.Type, d.errorf("%d bytes after the frame", d.remaining()))
+	if d.Remaining() != 0 {
+		return fmt.Errorf("decode %s: %w", f.Type, d.Errorf("%d bytes after the frame", d.Remaining()))
 	}
 	return nil
 }
 
 // decodeFields decodes the fields that f.Type defines and returns how many
 // it read. fields is the number of array elements after the type.
-func decodeFields(d *mpDecoder, f *Frame, fields int, cache *internCache) (int, error) {
+func decodeFields(d *wire.Decoder, f *Frame, fields int, cache *internCache) (int, error) {
 	n, err := decodeRequired(d, f, fields, cache)
 	if err != nil || (f.Type != FrameHello && f.Type != FrameStatus) {
 		return n, err
@@ -354,14 +365,14 @@ func decodeFields(d *mpDecoder, f *Frame, fields int, cache *internCache) (int, 
 	// flags and creation, which a peer may leave out.
 	if n < fields {
 		var flags uint64
-		if flags, err = d.readUint(); err != nil {
+		if flags, err = d.ReadUint(); err != nil {
 			return n, err
 		}
 		f.Flags = Flag(flags)
 		n++
 	}
 	if n < fields {
-		if f.Creation, err = d.readUint(); err != nil {
+		if f.Creation, err = d.ReadUint(); err != nil {
 			return n, err
 		}
 		n++
@@ -370,7 +381,7 @@ func decodeFields(d *mpDecoder, f *Frame, fields int, cache *internCache) (int, 
 }
 
 // decodeRequired decodes the fields that every frame of f.Type has.
-func decodeRequired(d *mpDecoder, f *Frame, fields int, cache *internCache) (int, error) {
+func decodeRequired(d *wire.Decoder, f *Frame, fields int, cache *internCache) (int, error) {
 	var want int
 	switch f.Type {
 	case FrameHello:
@@ -390,25 +401,25 @@ func decodeRequired(d *mpDecoder, f *Frame, fields int, cache *internCache) (int
 		return 0, nil
 	}
 	if fields < want {
-		return 0, d.errorf("%d fields, want at least %d", fields, want)
+		return 0, d.Errorf("%d fields, want at least %d", fields, want)
 	}
 	var err error
 	switch f.Type {
 	case FrameHello:
-		if f.Version, err = d.readUint(); err != nil {
+		if f.Version, err = d.ReadUint(); err != nil {
 			return 0, err
 		}
 		if f.Name, err = readString(d); err != nil {
 			return 0, err
 		}
-		f.Nonce, err = d.readBytes()
+		f.Nonce, err = d.ReadBytes()
 	case FrameStatus:
 		var code uint64
-		if code, err = d.readUint(); err != nil {
+		if code, err = d.ReadUint(); err != nil {
 			return 0, err
 		}
 		if code > 0xff {
-			return 0, d.errorf("status code %d out of range", code)
+			return 0, d.Errorf("status code %d out of range", code)
 		}
 		f.Status = Status(code)
 		if f.Reason, err = readString(d); err != nil {
@@ -417,41 +428,41 @@ func decodeRequired(d *mpDecoder, f *Frame, fields int, cache *internCache) (int
 		if f.Name, err = readString(d); err != nil {
 			return 0, err
 		}
-		f.Nonce, err = d.readBytes()
+		f.Nonce, err = d.ReadBytes()
 	case FrameReply, FrameAck:
-		f.Digest, err = d.readBytes()
+		f.Digest, err = d.ReadBytes()
 	case FrameMessage:
 		err = decodeMessage(d, f, cache)
 	case FramePing, FramePong:
-		f.ID, err = d.readUint()
+		f.ID, err = d.ReadUint()
 	case FrameGoodbye:
 		f.Reason, err = readString(d)
 	case FrameCall:
 		err = decodeCall(d, f)
 	case FrameCallReply:
-		if f.ID, err = d.readUint(); err != nil {
+		if f.ID, err = d.ReadUint(); err != nil {
 			return 0, err
 		}
 		if f.Reason, err = readString(d); err != nil {
 			return 0, err
 		}
-		f.Payload, err = d.readBytes()
+		f.Payload, err = d.ReadBytes()
 	case FramePeers:
 		err = decodePeers(d, f)
 	}
 	return want, err
 }
 
-func decodeMessage(d *mpDecoder, f *Frame, cache *internCache) error {
-	to, err := d.readBytes()
+func decodeMessage(d *wire.Decoder, f *Frame, cache *internCache) error {
+	to, err := d.ReadBytes()
 	if err != nil {
 		return err
 	}
-	from, err := d.readBytes()
+	from, err := d.ReadBytes()
 	if err != nil {
 		return err
 	}
-	if f.Payload, err = d.readBytes(); err != nil {
+	if f.Payload, err = d.ReadBytes(); err != nil {
 		return err
 	}
 	if cache == nil {
@@ -463,23 +474,23 @@ func decodeMessage(d *mpDecoder, f *Frame, cache *internCache) error {
 	return nil
 }
 
-func decodeCall(d *mpDecoder, f *Frame) error {
+func decodeCall(d *wire.Decoder, f *Frame) error {
 	var err error
-	if f.ID, err = d.readUint(); err != nil {
+	if f.ID, err = d.ReadUint(); err != nil {
 		return err
 	}
 	if f.Method, err = readString(d); err != nil {
 		return err
 	}
-	if f.Payload, err = d.readBytes(); err != nil {
+	if f.Payload, err = d.ReadBytes(); err != nil {
 		return err
 	}
-	f.Timeout, err = d.readUint()
+	f.Timeout, err = d.ReadUint()
 	return err
 }
 
-func readString(d *mpDecoder) (string, error) {
-	b, err := d.readBytes()
+func readString(d *wire.Decoder) (string, error) {
+	b, err := d.ReadBytes()
 	return string(b), err
 }
 

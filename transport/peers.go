@@ -1,8 +1,9 @@
 package transport
 
 import (
-	"encoding/binary"
 	"fmt"
+
+	"github.com/gonode/gonode/transport/wire"
 )
 
 // MaxPeerEntries is the maximum number of entries in a FramePeers.
@@ -36,44 +37,23 @@ type PeersHandler interface {
 
 // peersBodySize returns the body size of a FramePeers.
 func peersBodySize(f *Frame) int {
-	n := 2 + uintSize(uint64(f.ListenPort)) + arrayHeaderSize(len(f.Peers))
+	n := 2 + wire.UintSize(uint64(f.ListenPort)) + wire.ArrayHeaderSize(len(f.Peers))
 	for _, p := range f.Peers {
 		n += 1 + strSize(p.Name) + strSize(p.Addr)
 	}
 	return n
 }
 
-func arrayHeaderSize(n int) int {
-	switch {
-	case n < 16:
-		return 1
-	case n <= 0xffff:
-		return 3
-	}
-	return 5
-}
-
-// appendLongArrayHeader appends an array header of any length.
-func appendLongArrayHeader(b []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(b, 0x90|byte(n))
-	case n <= 0xffff:
-		return binary.BigEndian.AppendUint16(append(b, mpArray16), uint16(n))
-	}
-	return binary.BigEndian.AppendUint32(append(b, mpArray32), uint32(n))
-}
-
 // appendPeersBody appends a FramePeers body, without the length header.
 func appendPeersBody(dst []byte, f *Frame) []byte {
-	dst = appendArrayHeader(dst, 3)
+	dst = wire.AppendArrayHeader(dst, 3)
 	dst = append(dst, byte(FramePeers))
-	dst = appendUint(dst, uint64(f.ListenPort))
-	dst = appendLongArrayHeader(dst, len(f.Peers))
+	dst = wire.AppendUint(dst, uint64(f.ListenPort))
+	dst = wire.AppendArrayHeader(dst, len(f.Peers))
 	for _, p := range f.Peers {
-		dst = appendArrayHeader(dst, 2)
-		dst = appendStr(dst, p.Name)
-		dst = appendStr(dst, p.Addr)
+		dst = wire.AppendArrayHeader(dst, 2)
+		dst = wire.AppendStr(dst, p.Name)
+		dst = wire.AppendStr(dst, p.Addr)
 	}
 	return dst
 }
@@ -81,23 +61,23 @@ func appendPeersBody(dst []byte, f *Frame) []byte {
 // decodePeers decodes the listen port and the entries of a FramePeers.
 // Entries past MaxPeerEntries are skipped and counted, and each entry may
 // carry fields after the address, which are skipped too.
-func decodePeers(d *mpDecoder, f *Frame) error {
-	port, err := d.readUint()
+func decodePeers(d *wire.Decoder, f *Frame) error {
+	port, err := d.ReadUint()
 	if err != nil {
 		return err
 	}
 	if port > 65535 {
-		return d.errorf("listen port %d out of range", port)
+		return d.Errorf("listen port %d out of range", port)
 	}
 	f.ListenPort = uint16(port)
-	count, err := d.readArrayLen()
+	count, err := d.ReadArrayLen(noArrayLimit)
 	if err != nil {
 		return err
 	}
 	f.Peers = make([]PeerAddr, 0, min(count, MaxPeerEntries))
 	for i := range count {
 		if i >= MaxPeerEntries {
-			if err := d.skip(0); err != nil {
+			if err := d.Skip(0); err != nil {
 				return err
 			}
 			f.PeersSkipped++
@@ -112,30 +92,30 @@ func decodePeers(d *mpDecoder, f *Frame) error {
 	return nil
 }
 
-func decodePeerEntry(d *mpDecoder) (PeerAddr, error) {
-	fields, err := d.readArrayLen()
+func decodePeerEntry(d *wire.Decoder) (PeerAddr, error) {
+	fields, err := d.ReadArrayLen(noArrayLimit)
 	if err != nil {
 		return PeerAddr{}, err
 	}
 	if fields < 2 {
-		return PeerAddr{}, d.errorf("peer entry of %d fields, want at least 2", fields)
+		return PeerAddr{}, d.Errorf("peer entry of %d fields, want at least 2", fields)
 	}
-	name, err := d.readBytes()
+	name, err := d.ReadBytes()
 	if err != nil {
 		return PeerAddr{}, err
 	}
 	if len(name) > MaxNameLen {
-		return PeerAddr{}, d.errorf("peer name of %d bytes is longer than %d", len(name), MaxNameLen)
+		return PeerAddr{}, d.Errorf("peer name of %d bytes is longer than %d", len(name), MaxNameLen)
 	}
-	addr, err := d.readBytes()
+	addr, err := d.ReadBytes()
 	if err != nil {
 		return PeerAddr{}, err
 	}
 	if len(addr) > maxPeerAddrLen {
-		return PeerAddr{}, d.errorf("peer address of %d bytes is longer than %d", len(addr), maxPeerAddrLen)
+		return PeerAddr{}, d.Errorf("peer address of %d bytes is longer than %d", len(addr), maxPeerAddrLen)
 	}
 	for range fields - 2 {
-		if err := d.skip(0); err != nil {
+		if err := d.Skip(0); err != nil {
 			return PeerAddr{}, err
 		}
 	}

@@ -69,13 +69,13 @@ func Marshal(v any) ([]byte, error) {
 
 // Unmarshal decodes exactly one term from b. Trailing bytes are an error.
 func Unmarshal(b []byte) (any, error) {
-	d := byteDecoder{b: b}
+	d := newByteDecoder(b)
 	v, err := d.decode(0)
 	if err != nil {
 		return nil, err
 	}
-	if d.remaining() != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes after term", ErrInvalid, d.remaining())
+	if d.Remaining() != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes after term", ErrInvalid, d.Remaining())
 	}
 	return v, nil
 }

@@ -1,12 +1,13 @@
 package term
 
 import (
-	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"math"
 	"sync/atomic"
 	"unicode/utf8"
+
+	"github.com/gonode/gonode/transport/wire"
 )
 
 // byteDecoder decodes terms from a byte slice, for Unmarshal and for the
@@ -15,58 +16,17 @@ import (
 // before anything is allocated for it. Every error wraps ErrInvalid or
 // ErrTooDeep.
 type byteDecoder struct {
-	b   []byte
-	off int
+	wire.Decoder
 }
 
-func (d *byteDecoder) remaining() int { return len(d.b) - d.off }
-
-func (d *byteDecoder) errorf(format string, args ...any) error {
-	return fmt.Errorf("%w: at byte %d: %s", ErrInvalid, d.off, fmt.Sprintf(format, args...))
-}
-
-func (d *byteDecoder) readByte() (byte, error) {
-	if d.off >= len(d.b) {
-		return 0, d.errorf("truncated input")
-	}
-	c := d.b[d.off]
-	d.off++
-	return c, nil
-}
-
-// readN returns the next n bytes without copying them.
-func (d *byteDecoder) readN(n int) ([]byte, error) {
-	if n < 0 || n > d.remaining() {
-		return nil, d.errorf("truncated input: %d bytes wanted, %d left", n, d.remaining())
-	}
-	p := d.b[d.off : d.off+n]
-	d.off += n
-	return p, nil
-}
-
-// readBigEndian reads an unsigned big-endian integer of 1, 2, 4 or 8
-// bytes.
-func (d *byteDecoder) readBigEndian(size int) (uint64, error) {
-	p, err := d.readN(size)
-	if err != nil {
-		return 0, err
-	}
-	switch size {
-	case 1:
-		return uint64(p[0]), nil
-	case 2:
-		return uint64(binary.BigEndian.Uint16(p)), nil
-	case 4:
-		return uint64(binary.BigEndian.Uint32(p)), nil
-	default:
-		return binary.BigEndian.Uint64(p), nil
-	}
+func newByteDecoder(b []byte) byteDecoder {
+	return byteDecoder{wire.NewDecoder(b, ErrInvalid)}
 }
 
 // readLen reads a length of size bytes and checks that the input holds n
 // items of at least minSize bytes each.
 func (d *byteDecoder) readLen(what string, size, minSize int) (int, error) {
-	n, err := d.readBigEndian(size)
+	n, err := d.ReadBigEndian(size)
 	if err != nil {
 		return 0, err
 	}
@@ -74,14 +34,14 @@ func (d *byteDecoder) readLen(what string, size, minSize int) (int, error) {
 }
 
 func (d *byteDecoder) checkLen(what string, n uint64, minSize int) (int, error) {
-	if n > uint64(d.remaining()/minSize) {
-		return 0, d.errorf("%s length %d exceeds the %d bytes left", what, n, d.remaining())
+	if n > uint64(d.Remaining()/minSize) {
+		return 0, d.Errorf("%s length %d exceeds the %d bytes left", what, n, d.Remaining())
 	}
 	return int(n), nil
 }
 
 func (d *byteDecoder) decode(depth int) (any, error) {
-	c, err := d.readByte()
+	c, err := d.ReadByte()
 	if err != nil {
 		return nil, err
 	}
@@ -96,78 +56,78 @@ func (d *byteDecoder) decode(depth int) (any, error) {
 		return d.decodeContainer(c, int(c&0x0f), depth)
 	}
 	switch c {
-	case mpNil:
+	case wire.Nil:
 		return nil, nil
-	case mpFalse:
+	case wire.False:
 		return false, nil
-	case mpTrue:
+	case wire.True:
 		return true, nil
-	case mpUint8, mpUint16, mpUint32, mpUint64:
-		n, err := d.readBigEndian(1 << (c - mpUint8))
+	case wire.Uint8, wire.Uint16, wire.Uint32, wire.Uint64:
+		n, err := d.ReadBigEndian(1 << (c - wire.Uint8))
 		if err != nil {
 			return nil, err
 		}
 		if n > math.MaxInt64 {
-			return nil, d.errorf("integer %d exceeds int64", n)
+			return nil, d.Errorf("integer %d exceeds int64", n)
 		}
 		return int64(n), nil
-	case mpInt8, mpInt16, mpInt32, mpInt64:
-		size := 1 << (c - mpInt8)
-		n, err := d.readBigEndian(size)
+	case wire.Int8, wire.Int16, wire.Int32, wire.Int64:
+		size := 1 << (c - wire.Int8)
+		n, err := d.ReadBigEndian(size)
 		if err != nil {
 			return nil, err
 		}
 		// Sign-extend from size bytes.
 		shift := 64 - 8*size
 		return int64(n<<shift) >> shift, nil
-	case mpFloat32:
-		n, err := d.readBigEndian(4)
+	case wire.Float32:
+		n, err := d.ReadBigEndian(4)
 		return float64(math.Float32frombits(uint32(n))), err
-	case mpFloat64:
-		n, err := d.readBigEndian(8)
+	case wire.Float64:
+		n, err := d.ReadBigEndian(8)
 		return math.Float64frombits(n), err
-	case mpStr8, mpBin8, mpStr16, mpBin16, mpStr32, mpBin32:
+	case wire.Str8, wire.Bin8, wire.Str16, wire.Bin16, wire.Str32, wire.Bin32:
 		n, err := d.readLen("binary", binLenSize(c), 1)
 		if err != nil {
 			return nil, err
 		}
 		return d.decodeBinary(n)
-	case mpArray16, mpArray32, mpMap16, mpMap32:
+	case wire.Array16, wire.Array32, wire.Map16, wire.Map32:
 		size := 2
-		if c == mpArray32 || c == mpMap32 {
+		if c == wire.Array32 || c == wire.Map32 {
 			size = 4
 		}
-		n, err := d.readBigEndian(size)
+		n, err := d.ReadBigEndian(size)
 		if err != nil {
 			return nil, err
 		}
 		if n > MaxContainerLen {
-			return nil, d.errorf("container length %d out of range 0..%d", n, MaxContainerLen)
+			return nil, d.Errorf("container length %d out of range 0..%d", n, MaxContainerLen)
 		}
 		return d.decodeContainer(c, int(n), depth)
-	case mpFixExt1, mpFixExt1 + 1, mpFixExt1 + 2, mpFixExt1 + 3, mpFixExt1 + 4:
-		return d.decodeExt(1<<(c-mpFixExt1), depth)
-	case mpExt8, mpExt16, mpExt32:
-		n, err := d.readBigEndian(1 << (c - mpExt8))
+	case wire.FixExt1, wire.FixExt1 + 1, wire.FixExt1 + 2, wire.FixExt1 + 3, wire.FixExt1 + 4:
+		return d.decodeExt(1<<(c-wire.FixExt1), depth)
+	case wire.Ext8, wire.Ext16, wire.Ext32:
+		n, err := d.ReadBigEndian(1 << (c - wire.Ext8))
 		if err != nil {
 			return nil, err
 		}
 		// The type byte follows the length.
-		if n >= uint64(d.remaining()) {
-			return nil, d.errorf("extension length %d exceeds the %d bytes left", n, d.remaining())
+		if n >= uint64(d.Remaining()) {
+			return nil, d.Errorf("extension length %d exceeds the %d bytes left", n, d.Remaining())
 		}
 		return d.decodeExt(int(n), depth)
 	}
-	return nil, d.errorf("unknown msgpack code 0x%02x", c)
+	return nil, d.Errorf("unknown msgpack code 0x%02x", c)
 }
 
 // binLenSize returns the size of the length of a str8..32 or bin8..32
 // code.
 func binLenSize(c byte) int {
 	switch c {
-	case mpStr8, mpBin8:
+	case wire.Str8, wire.Bin8:
 		return 1
-	case mpStr16, mpBin16:
+	case wire.Str16, wire.Bin16:
 		return 2
 	default:
 		return 4
@@ -177,7 +137,7 @@ func binLenSize(c byte) int {
 // decodeBinary reads a str or bin body of n bytes: a string when it is
 // UTF-8, else a copy as []byte.
 func (d *byteDecoder) decodeBinary(n int) (any, error) {
-	b, err := d.readN(n)
+	b, err := d.ReadN(uint64(n))
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +153,7 @@ func (d *byteDecoder) decodeContainer(c byte, n, depth int) (any, error) {
 	if depth >= MaxDepth {
 		return nil, ErrTooDeep
 	}
-	if c&0xf0 == 0x90 || c == mpArray16 || c == mpArray32 {
+	if c&0xf0 == 0x90 || c == wire.Array16 || c == wire.Array32 {
 		elems, err := d.decodeElements(n, depth)
 		if err != nil {
 			return nil, err
@@ -236,7 +196,7 @@ func (d *byteDecoder) decodeMap(n, depth int) (*Map, error) {
 		}
 		key = appendKey(key[:0], k)
 		if _, dup := seen[string(key)]; dup {
-			return nil, d.errorf("duplicate map key %s", Inspect(k))
+			return nil, d.Errorf("duplicate map key %s", Inspect(k))
 		}
 		seen[string(key)] = struct{}{}
 		m.Entries = append(m.Entries, Pair{Key: k, Value: v})
@@ -246,19 +206,19 @@ func (d *byteDecoder) decodeMap(n, depth int) (*Map, error) {
 
 // decodeExt reads the type byte and the n-byte payload of an extension.
 func (d *byteDecoder) decodeExt(n, depth int) (any, error) {
-	c, err := d.readByte()
+	c, err := d.ReadByte()
 	if err != nil {
 		return nil, err
 	}
 	id := int8(c)
-	payload, err := d.readN(n)
+	payload, err := d.ReadN(uint64(n))
 	if err != nil {
 		return nil, err
 	}
 	switch id {
 	case ExtAtom:
 		if n > 4*MaxAtomLen {
-			return nil, d.errorf("atom of %d bytes exceeds %d characters", n, MaxAtomLen)
+			return nil, d.Errorf("atom of %d bytes exceeds %d characters", n, MaxAtomLen)
 		}
 		return decodedAtom(payload)
 	case ExtTuple:
@@ -268,41 +228,20 @@ func (d *byteDecoder) decodeExt(n, depth int) (any, error) {
 		return decodeTuplePayload(payload, depth)
 	case ExtPID:
 		if n > 64+4*MaxAtomLen {
-			return nil, d.errorf("pid payload of %d bytes is too long", n)
+			return nil, d.Errorf("pid payload of %d bytes is too long", n)
 		}
 		return decodePIDPayload(payload)
 	}
-	return nil, d.errorf("unknown extension type %d", id)
+	return nil, d.Errorf("unknown extension type %d", id)
 }
 
 // readArrayLen reads an array header, which must come next.
 func (d *byteDecoder) readArrayLen() (int, error) {
-	c, err := d.readByte()
-	if err != nil {
-		return 0, err
-	}
-	var n uint64
-	switch {
-	case c&0xf0 == 0x90:
-		n = uint64(c & 0x0f)
-	case c == mpArray16:
-		n, err = d.readBigEndian(2)
-	case c == mpArray32:
-		n, err = d.readBigEndian(4)
-	default:
-		return 0, d.errorf("code 0x%02x is not an array", c)
-	}
-	if err != nil {
-		return 0, err
-	}
-	if n > MaxContainerLen {
-		return 0, d.errorf("array length %d out of range 0..%d", n, MaxContainerLen)
-	}
-	return int(n), nil
+	return d.ReadArrayLen(MaxContainerLen)
 }
 
 func decodeTuplePayload(payload []byte, depth int) (any, error) {
-	inner := byteDecoder{b: payload}
+	inner := newByteDecoder(payload)
 	n, err := inner.readArrayLen()
 	if err != nil {
 		return nil, fmt.Errorf("tuple payload: %w", err)
@@ -311,19 +250,19 @@ func decodeTuplePayload(payload []byte, depth int) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if inner.remaining() != 0 {
-		return nil, inner.errorf("%d trailing bytes in tuple payload", inner.remaining())
+	if inner.Remaining() != 0 {
+		return nil, inner.Errorf("%d trailing bytes in tuple payload", inner.Remaining())
 	}
 	return Tuple(elems), nil
 }
 
 // decodePIDPayload reads [node str, id uint].
 func decodePIDPayload(payload []byte) (any, error) {
-	d := byteDecoder{b: payload}
+	d := newByteDecoder(payload)
 	if n, err := d.readArrayLen(); err != nil || n != 2 {
 		return nil, fmt.Errorf("%w: pid payload is not a 2-element array", ErrInvalid)
 	}
-	c, err := d.readByte()
+	c, err := d.ReadByte()
 	if err != nil {
 		return nil, err
 	}
@@ -331,21 +270,21 @@ func decodePIDPayload(payload []byte) (any, error) {
 	switch {
 	case c&0xe0 == 0xa0:
 		n = int(c & 0x1f)
-	case c == mpStr8 || c == mpStr16 || c == mpStr32:
+	case c == wire.Str8 || c == wire.Str16 || c == wire.Str32:
 		if n, err = d.readLen("pid node", binLenSize(c), 1); err != nil {
 			return nil, err
 		}
 	default:
-		return nil, d.errorf("pid node is not a string")
+		return nil, d.Errorf("pid node is not a string")
 	}
-	node, err := d.readN(n)
+	node, err := d.ReadN(uint64(n))
 	if err != nil {
 		return nil, err
 	}
 	if !validAtomName(string(node)) {
-		return nil, d.errorf("pid node %q is not UTF-8 or exceeds %d characters", node, MaxAtomLen)
+		return nil, d.Errorf("pid node %q is not UTF-8 or exceeds %d characters", node, MaxAtomLen)
 	}
-	c, err = d.readByte()
+	c, err = d.ReadByte()
 	if err != nil {
 		return nil, err
 	}
@@ -353,15 +292,15 @@ func decodePIDPayload(payload []byte) (any, error) {
 	switch {
 	case c <= 0x7f:
 		id = uint64(c)
-	case c >= mpUint8 && c <= mpUint64:
-		if id, err = d.readBigEndian(1 << (c - mpUint8)); err != nil {
+	case c >= wire.Uint8 && c <= wire.Uint64:
+		if id, err = d.ReadBigEndian(1 << (c - wire.Uint8)); err != nil {
 			return nil, err
 		}
 	default:
-		return nil, d.errorf("pid id is not an unsigned integer")
+		return nil, d.Errorf("pid id is not an unsigned integer")
 	}
-	if d.remaining() != 0 {
-		return nil, d.errorf("%d trailing bytes in pid payload", d.remaining())
+	if d.Remaining() != 0 {
+		return nil, d.Errorf("%d trailing bytes in pid payload", d.Remaining())
 	}
 	return PID{Node: Atom(node), ID: id}, nil
 }
