@@ -47,9 +47,10 @@ func runPeer(args []string) int {
 	fs := flag.NewFlagSet("peer", flag.ContinueOnError)
 	name := fs.String("name", "", "full node `NAME@HOST` of the driver")
 	cookie := fs.String("cookie", "", "the `COOKIE`")
+	noEncrypt := fs.Bool("no-encrypt", false, "send frames to peers in clear, as gonode --dist-encrypt=false")
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil || fs.NArg() == 0 || *name == "" || *cookie == "" {
-		fmt.Fprintln(os.Stderr, "usage: harness peer --name NAME@HOST --cookie C COMMAND ARG...")
+		fmt.Fprintln(os.Stderr, "usage: harness peer --name NAME@HOST --cookie C [--no-encrypt] COMMAND ARG...")
 		return 2
 	}
 	for _, rec := range recorders {
@@ -75,7 +76,7 @@ func runPeer(args []string) int {
 		<-terms
 		cancel()
 	}()
-	d := &driver{name: *name, cookie: node.NewCookie(*cookie)}
+	d := &driver{name: *name, cookie: node.NewCookie(*cookie), noEncrypt: *noEncrypt}
 	if err := d.run(ctx, fs.Args()); err != nil {
 		out("error %v", err)
 		return 1
@@ -118,12 +119,13 @@ func startRecorder(rec recorder, path string) (func(), error) {
 }
 
 type driver struct {
-	name   string
-	cookie node.Cookie
+	name      string
+	cookie    node.Cookie
+	noEncrypt bool
 }
 
 func (d *driver) start(ctx context.Context, name string, mailboxLimit int) (*node.Node, error) {
-	return node.Start(ctx, node.Config{Name: name, Cookie: d.cookie, MailboxLimit: mailboxLimit})
+	return node.Start(ctx, node.Config{Name: name, Cookie: d.cookie, MailboxLimit: mailboxLimit, NoEncrypt: d.noEncrypt})
 }
 
 func (d *driver) run(ctx context.Context, args []string) error {

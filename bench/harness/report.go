@@ -113,6 +113,9 @@ func figureDefs() []figureDef {
 				}
 				defs = append(defs, d)
 			}
+			if kind == "ping" && v.suffix == "" {
+				defs = append(defs, plainPingDefs()...)
+			}
 		}
 	}
 	defs = append(defs,
@@ -120,10 +123,31 @@ func figureDefs() []figureDef {
 			target: ratioAtLeast(">= 2x Erlang (encryption on)", 2)},
 		figureDef{id: "msgs_per_s_2", title: "one-way throughput, 2 senders", unit: "msg/s", message: streamMsg,
 			tcpFrom: "msgs_per_s_1", target: ratioAtLeast(">= 2x Erlang (encryption on)", 2)},
+		figureDef{id: "msgs_per_s_1_plain", title: "one-way throughput, 1 sender, encryption off", unit: "msg/s",
+			message: streamMsg, tcpFrom: "msgs_per_s_1"},
 		figureDef{id: "failure_ms_kill", title: "failure detection, SIGKILL of the peer", unit: "ms"},
 		figureDef{id: "failure_ms_stop", title: "failure detection, SIGSTOP of the peer", unit: "ms",
 			target: valueBelow("<= 5 s", 5000, true)},
 	)
+	return defs
+}
+
+// plainPingDefs are the figures of gonode's idle ping round trip with
+// transport encryption off. They show the TCP limit of the encrypted
+// figure, which the same unit measures. They have no Erlang column and
+// no target.
+// NOTE: the table has no column for the ratio to the encrypted figure,
+// so a reader compares the rows above.
+func plainPingDefs() []figureDef {
+	var defs []figureDef
+	for _, stat := range []string{"avg", "p50", "p99"} {
+		defs = append(defs, figureDef{
+			id:      "ping_" + stat + "_us_plain",
+			title:   "ping round trip " + stat + " (idle, encryption off)",
+			unit:    "µs",
+			tcpFrom: "ping_" + stat + "_us",
+		})
+	}
 	return defs
 }
 

@@ -148,3 +148,52 @@ func TestPlanCoversScenarios(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanPlainJobsGonodeOnly(t *testing.T) {
+	jobs := planJobs(runOptions{erlDir: "x"})
+	for _, want := range []struct{ scenario, suffix string }{{"ping", "_plain"}, {"throughput", "_1_plain"}} {
+		i := slices.IndexFunc(jobs, func(j job) bool { return j.scenario == want.scenario && j.suffix == want.suffix })
+		if i < 0 {
+			t.Errorf("no job %s%s", want.scenario, want.suffix)
+			continue
+		}
+		j := jobs[i]
+		if !slices.Equal(j.systems, []string{sysGonode}) {
+			t.Errorf("%s%s systems = %v, want gonode only", j.scenario, j.suffix, j.systems)
+		}
+		if !slices.Contains(j.args, "--plain") {
+			t.Errorf("%s%s args = %v, want --plain", j.scenario, j.suffix, j.args)
+		}
+	}
+	for _, j := range jobs {
+		if slices.Contains(j.args, "--plain") != strings.HasSuffix(j.suffix, "_plain") {
+			t.Errorf("%s%s args = %v: --plain and the _plain suffix disagree", j.scenario, j.suffix, j.args)
+		}
+	}
+}
+
+func TestPlainFiguresShowTCPLimit(t *testing.T) {
+	r := newReport(runOptions{erlDir: "x"}, Machine{})
+	r.add(job{}, sysTCP, map[string]float64{"ping_avg_us": 20})
+	r.add(job{suffix: "_plain"}, sysGonode, map[string]float64{"ping_avg_us": 30})
+	r.add(job{suffix: "_1"}, sysTCP, map[string]float64{"msgs_per_s": 1e7})
+	r.add(job{suffix: "_1_plain"}, sysGonode, map[string]float64{"msgs_per_s": 5e5})
+	r.finish(time.Second)
+	ping := figure(t, r, "ping_avg_us_plain")
+	if ping.Gonode == nil || ping.Gonode.Median != 30 {
+		t.Errorf("ping_avg_us_plain gonode = %+v, want median 30", ping.Gonode)
+	}
+	if ping.RatioTCP == nil || *ping.RatioTCP != 1.5 {
+		t.Errorf("ping_avg_us_plain gonode/TCP = %v, want 1.5", ping.RatioTCP)
+	}
+	if ping.Target != "" {
+		t.Errorf("ping_avg_us_plain target = %q, want none", ping.Target)
+	}
+	stream := figure(t, r, "msgs_per_s_1_plain")
+	if stream.TCP == nil || stream.TCP.Median != 1e7 {
+		t.Errorf("msgs_per_s_1_plain tcp = %+v, want the samples of msgs_per_s_1", stream.TCP)
+	}
+	if stream.Erlang != nil {
+		t.Errorf("msgs_per_s_1_plain erlang = %+v, want none", stream.Erlang)
+	}
+}

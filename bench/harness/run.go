@@ -153,11 +153,19 @@ func planJobs(o runOptions) []job {
 			job{scenario: "echo", suffix: suffix, systems: withTCP, runs: pick(2, 5),
 				args: append([]string{"--count", strconv.Itoa(pick(20_000, 100_000))}, extra...)},
 		)
+		if !busy {
+			// gonode with transport encryption off, to show what the
+			// AES-GCM sealing costs on the round trip.
+			jobs = append(jobs, job{scenario: "ping", suffix: "_plain", systems: []string{sysGonode}, runs: pick(2, 10),
+				args: []string{"--count", "10000", "--plain"}})
+		}
 	}
 	messages := strconv.Itoa(pick(300_000, 1_000_000))
 	jobs = append(jobs,
 		job{scenario: "throughput", suffix: "_1", systems: withTCP, runs: pick(2, 5),
 			args: []string{"--count", messages, "--senders", "1"}},
+		job{scenario: "throughput", suffix: "_1_plain", systems: []string{sysGonode}, runs: pick(2, 5),
+			args: []string{"--count", messages, "--senders", "1", "--plain"}},
 		job{scenario: "throughput", suffix: "_2", systems: both, runs: pick(2, 5),
 			args: []string{"--count", messages, "--senders", "2"}},
 		job{scenario: "failure", suffix: "_kill", systems: both, runs: pick(2, 10),

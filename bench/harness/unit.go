@@ -49,6 +49,9 @@ type unitParams struct {
 	senders  int
 	signal   string
 	idle     time.Duration
+	// plain turns transport encryption off in every gonode process of
+	// the unit: nodes and load drivers.
+	plain bool
 }
 
 // unit is one measurement: one scenario on one system, run inside a
@@ -78,7 +81,12 @@ func runUnit(args []string) int {
 	fs.IntVar(&p.senders, "senders", 1, "senders of the one-way stream")
 	fs.StringVar(&p.signal, "signal", "KILL", "KILL or STOP, for failure detection")
 	fs.DurationVar(&p.idle, "idle", 2*time.Second, "idle time before memory is read")
+	fs.BoolVar(&p.plain, "plain", false, "turn transport encryption off in every gonode process (gonode only)")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if p.plain && p.system != sysGonode {
+		fmt.Fprintf(os.Stderr, "harness unit: --plain applies to system gonode only, got %q\n", p.system)
 		return 2
 	}
 	short, err := node.ShortName("x")
@@ -264,8 +272,17 @@ func (u *unit) node(name string, extra ...string) (*proc, error) {
 		argv := []string{"erl", "-sname", name, "-setcookie", cookie, "-noshell", "-start_epmd", "false"}
 		return u.start(name, append(argv, extra...))
 	}
+	argv := append(u.gonodeArgv(name), extra...)
+	return u.start(name, argv)
+}
+
+// gonodeArgv is the command line of a gonode node without a shell.
+func (u *unit) gonodeArgv(name string) []string {
 	argv := []string{u.gonode(), "--sname", name, "--cookie", cookie, "--no-shell"}
-	return u.start(name, append(argv, extra...))
+	if u.plain {
+		argv = append(argv, "--dist-encrypt=false")
+	}
+	return argv
 }
 
 // driver starts a load driver of the unit's system on node name; an
@@ -283,7 +300,11 @@ func (u *unit) driver(name, command string, args ...string) (*proc, error) {
 	if name == "" {
 		name = "driver"
 	}
-	argv := []string{u.harness(), "peer", "--name", u.full(name), "--cookie", cookie, command}
+	argv := []string{u.harness(), "peer", "--name", u.full(name), "--cookie", cookie}
+	if u.plain {
+		argv = append(argv, "--no-encrypt")
+	}
+	argv = append(argv, command)
 	return u.start(command, append(argv, args...))
 }
 
@@ -482,8 +503,7 @@ func (u *unit) mesh(ctx context.Context) error {
 			}
 		}
 		name := "n" + strconv.Itoa(i+1)
-		argv := []string{u.gonode(), "--sname", name, "--cookie", cookie, "--no-shell"}
-		if _, err := u.startWith(name, argv, onLine); err != nil {
+		if _, err := u.startWith(name, u.gonodeArgv(name), onLine); err != nil {
 			return err
 		}
 	}
