@@ -287,7 +287,7 @@ func (n *Node) connect(ctx context.Context, node, addr, via string) (*peer, erro
 			// connect), which shows up in the table once its
 			// handshake ends. Or the peer is still cleaning up after
 			// an attempt of ours that failed a moment ago, as with a
-			// wrong cookie: then dialing again gets the real answer.
+			// wrong cookie: then dialing again returns the real error.
 			waitCtx, cancelWait := context.WithTimeout(ctx, alreadyConnectedWait)
 			p, err := n.waitPeer(waitCtx, node)
 			cancelWait()
@@ -673,7 +673,7 @@ const (
 	DiscoveryDialRate = 16
 )
 
-// startResult is what connectLater did.
+// startResult is the outcome of connectLater.
 type startResult int
 
 const (
@@ -777,24 +777,10 @@ const (
 	connectLogRate  = 0.5
 )
 
-// maxCallLogged bounds the nodes whose last failed Connect or Ping time
-// is kept.
-const maxCallLogged = 1024
-
 // logCallFailure logs why a Connect or Ping to node failed, at most once
 // per second and node, so that the caller's false or pang is explained.
 func (n *Node) logCallFailure(node string, err error) {
-	n.mu.Lock()
-	now := time.Now()
-	due := now.Sub(n.callLoggedAt[node]) >= time.Second
-	if due {
-		if len(n.callLoggedAt) >= maxCallLogged {
-			clear(n.callLoggedAt)
-		}
-		n.callLoggedAt[node] = now
-	}
-	n.mu.Unlock()
-	if !due || n.ctx.Err() != nil {
+	if ok, _, _ := n.callLogs.Allow(node); !ok || n.ctx.Err() != nil {
 		return
 	}
 	n.log.With("component", "node").Warn("cannot connect to "+term.Inspect(term.Atom(node)), "err", err)

@@ -142,13 +142,13 @@ type Node struct {
 	reports    ratelog.Limiter // log records of failed connections, by peer and kind
 	drops      ratelog.Limiter // log records of messages dropped at a full mailbox, by name
 
-	meshWake         chan struct{}        // capacity 1; a value asks meshLoop for a round of peer lists
-	meshBudget       tokenBucket          // guarded by mu; the rate limit of connects from peer lists
-	dialBudget       tokenBucket          // guarded by mu; the rate limit of ConnectLater's attempts
-	connectLogBudget tokenBucket          // guarded by mu; the rate limit of "cannot connect" lines
-	connectLogHeld   int                  // guarded by mu; "cannot connect" lines held back since the last one
-	meshLoggedAt     time.Time            // guarded by mu; when skipped peer list entries were last logged
-	callLoggedAt     map[string]time.Time // guarded by mu; when a failed Connect or Ping to a node was last logged
+	meshWake         chan struct{}   // capacity 1; a value requests a round of peer lists from meshLoop
+	meshBudget       tokenBucket     // guarded by mu; the rate limit of connects from peer lists
+	dialBudget       tokenBucket     // guarded by mu; the rate limit of ConnectLater's attempts
+	connectLogBudget tokenBucket     // guarded by mu; the rate limit of "cannot connect" lines
+	connectLogHeld   int             // guarded by mu; "cannot connect" lines held back since the last one
+	meshLoggedAt     time.Time       // guarded by mu; when skipped peer list entries were last logged
+	callLogs         ratelog.Limiter // log records of failed Connect and Ping calls, by node
 
 	closeOnce sync.Once
 }
@@ -181,20 +181,20 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	n := &Node{
-		cfg:          cfg,
-		name:         cfg.Name,
-		log:          logger.With("component", "node"),
-		peers:        make(map[string]*peer),
-		dials:        make(map[string]*dial),
-		accepting:    make(map[string]int),
-		changed:      make(chan struct{}),
-		mailboxes:    make(map[string]*Mailbox),
-		backoff:      make(map[string]*retry),
-		callFuncs:    make(map[string]CallFunc),
-		meshWake:     make(chan struct{}, 1),
-		callLoggedAt: make(map[string]time.Time),
+		cfg:       cfg,
+		name:      cfg.Name,
+		log:       logger.With("component", "node"),
+		peers:     make(map[string]*peer),
+		dials:     make(map[string]*dial),
+		accepting: make(map[string]int),
+		changed:   make(chan struct{}),
+		mailboxes: make(map[string]*Mailbox),
+		backoff:   make(map[string]*retry),
+		callFuncs: make(map[string]CallFunc),
+		meshWake:  make(chan struct{}, 1),
 
 		handshakes: make(chan struct{}, MaxHandshakes),
+		callLogs:   ratelog.Limiter{Window: time.Second},
 	}
 	n.tcfg = transport.Config{
 		Name:         cfg.Name,
