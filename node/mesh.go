@@ -58,7 +58,7 @@ func (b *tokenBucket) take(now time.Time, burst, rate float64) bool {
 // mesh.
 func (n *Node) meshEnabled() bool { return !n.cfg.Hidden && !n.cfg.NoConnectAll }
 
-// wakeMeshLocked asks the mesh loop for a round of peer lists.
+// wakeMeshLocked requests a round of peer lists from the mesh loop.
 func (n *Node) wakeMeshLocked() {
 	select {
 	case n.meshWake <- struct{}{}:
@@ -122,7 +122,7 @@ func (n *Node) sendPeerLists() {
 }
 
 // reachableAddrLocked returns the transport address at which other hosts
-// can reach p, or "" when this node knows none: the address it dialed,
+// can reach p, or "" when this node has none: the address it dialed,
 // or the peer's address with the listen port the peer announced. A
 // loopback or unspecified address is never passed on, because on
 // another host it names that host.

@@ -99,7 +99,7 @@ const (
 	//	[11, listen_port uint, peers [[name str, addr str], ...]]
 	// listen_port is the TCP port the sender listens on, or 0. Each entry
 	// names a node the sender is connected to and the transport address
-	// (host:port) the sender reaches it at, empty when it knows none that
+	// (host:port) the sender reaches it at, empty when it has none that
 	// other hosts can use. A node sends it after a connection comes up
 	// and when its set of visible peers changes, at most MaxPeerEntries
 	// entries. Entries may carry further fields after addr. Numbers 9 and
@@ -117,7 +117,7 @@ const (
 	// server rejects the client with StatusEncryption.
 	FlagEncrypt Flag = 1 << 0
 
-	// FlagHidden says that the sender is a hidden node (--hidden): a
+	// FlagHidden marks the sender as a hidden node (--hidden): a
 	// connection with a hidden node on either side is hidden on both, so
 	// it is left out of Node.list and of the peer lists of FramePeers.
 	// The two sides may differ in this bit.

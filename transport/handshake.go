@@ -148,7 +148,7 @@ func statusErr(s Status) error {
 // rejection returns the error for a rejection with status s and reason,
 // which wraps the status's sentinel. A reason that only repeats the
 // sentinel or the status name, as older peers send for bad_cookie, is
-// replaced, so that the message says it once.
+// replaced, so that the message states it once.
 func rejection(s Status, reason string) error {
 	sentinel := statusErr(s)
 	plain := strings.ReplaceAll(s.String(), "_", " ")
