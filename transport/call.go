@@ -131,10 +131,17 @@ func (c *Conn) Call(ctx context.Context, method string, payload []byte) ([]byte,
 	}
 	select {
 	case r := <-done:
-		if r.err != nil && ctx.Err() != nil {
-			// The peer stopped the call at the deadline it got from
-			// ctx.
-			return nil, fmt.Errorf("call %s on %q: %w", method, c.peer, ctx.Err())
+		if r.err != nil {
+			// The peer stops the call at the deadline it got from ctx,
+			// which is no earlier than ctx's own. Its reply can come
+			// before ctx's timer has fired, so the clock is checked
+			// too.
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("call %s on %q: %w", method, c.peer, err)
+			}
+			if deadline, ok := ctx.Deadline(); ok && !time.Now().Before(deadline) {
+				return nil, fmt.Errorf("call %s on %q: %w", method, c.peer, context.DeadlineExceeded)
+			}
 		}
 		return r.payload, r.err
 	case <-ctx.Done():
