@@ -63,6 +63,7 @@ type options struct {
 const defaultNetTicktime = 4
 
 func main() {
+	node.LimitProcs()
 	if len(os.Args) > 1 && os.Args[1] == "epmd" {
 		os.Exit(epmd.RunCommand(os.Args[2:], os.Stdout, os.Stderr))
 	}

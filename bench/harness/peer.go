@@ -44,6 +44,8 @@ func out(format string, args ...any) {
 // runPeer runs a gonode load driver: a library node in its own process,
 // on the real transport. It returns the exit status.
 func runPeer(args []string) int {
+	// The driver is a gonode node, so it runs as the gonode command does.
+	node.LimitProcs()
 	fs := flag.NewFlagSet("peer", flag.ContinueOnError)
 	name := fs.String("name", "", "full node `NAME@HOST` of the driver")
 	cookie := fs.String("cookie", "", "the `COOKIE`")
