@@ -201,7 +201,7 @@ func newHandshake(parent context.Context, nc net.Conn, cfg Config, deadline time
 	h := &handshake{
 		cfg:    cfg,
 		nc:     nc,
-		fr:     NewFrameReader(nc, handshakeMaxFrameSize),
+		fr:     NewFrameReader(newRawReader(nc), handshakeMaxFrameSize),
 		parent: parent,
 		ctx:    ctx,
 	}

@@ -4,6 +4,7 @@ package transport
 
 import (
 	"errors"
+	"io"
 	"net"
 )
 
@@ -16,3 +17,6 @@ func newRawWriter(net.Conn) *rawWriter { return nil }
 func (*rawWriter) tryWrite([]byte) (int, error) {
 	return 0, errors.New("non-blocking writes are not supported on this platform")
 }
+
+// newRawReader returns nc: raw reads are not available on this platform.
+func newRawReader(nc net.Conn) io.Reader { return nc }
