@@ -31,6 +31,7 @@ import (
 	"github.com/gonode/gonode/node"
 	"github.com/gonode/gonode/node/epmd"
 	"github.com/gonode/gonode/shell"
+	"github.com/gonode/gonode/transport"
 )
 
 // options are the parsed command-line flags.
@@ -52,6 +53,7 @@ type options struct {
 	script         shell.ScriptOptions // --eval, --no-halt, --script, --format
 	netTicktime    secondsFlag
 	distEncrypt    bool
+	busyPoll       time.Duration
 	hidden         bool
 	connectAll     bool
 	disc           discoveryOptions
@@ -68,6 +70,19 @@ func main() {
 		os.Exit(epmd.RunCommand(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// maxBusyPoll bounds --busy-poll. A wake-up that polling saves costs tens
+// of microseconds, so a longer poll would only spend CPU.
+const maxBusyPoll = time.Millisecond
+
+// busyPollConfig returns node.Config.BusyPoll for the --busy-poll value,
+// where 0 turns polling off.
+func busyPollConfig(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 func newFlagSet(opts *options, stderr io.Writer) *flag.FlagSet {
@@ -88,6 +103,7 @@ func newFlagSet(opts *options, stderr io.Writer) *flag.FlagSet {
 	opts.netTicktime = secondsFlag{seconds: defaultNetTicktime, valid: true}
 	fs.Var(&opts.netTicktime, "net-ticktime", "`SECONDS` of silence after which a peer is down, as in Erlang; a tick is sent every SECONDS/4")
 	fs.BoolVar(&opts.distEncrypt, "dist-encrypt", true, "seal every frame between nodes with AES-256-GCM; every node of a cluster must agree")
+	fs.DurationVar(&opts.busyPoll, "busy-poll", transport.DefaultBusyPoll, "poll for the next frame for `DURATION` before sleeping, as erl +sbwt busy-waits; spends CPU to cut latency (0: off)")
 	fs.BoolVar(&opts.hidden, "hidden", false, "run as a hidden node, as erl -hidden: peers list it only in Node.list(:hidden), do not pass it on to others, and it connects to no peer's peers")
 	fs.BoolVar(&opts.connectAll, "connect-all", true, "connect to the peers of each peer, so connected nodes form a full mesh, as Erlang's connect_all; false sends and follows no peer lists")
 	addDiscoveryFlags(fs, &opts.disc)
@@ -172,6 +188,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gonode: invalid --port %d: want 0 (any free port) to 65535\n", opts.port)
 		return 2
 	}
+	if opts.busyPoll < 0 || opts.busyPoll > maxBusyPoll {
+		fmt.Fprintf(stderr, "gonode: invalid --busy-poll %v: want 0 (off) to %v, such as %v\n", opts.busyPoll, maxBusyPoll, transport.DefaultBusyPoll)
+		return 2
+	}
 	if err := checkDiscoveryFlags(fs, &opts); err != nil {
 		fmt.Fprintf(stderr, "gonode: %v\n", err)
 		return 2
@@ -234,6 +254,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		TickInterval: time.Duration(opts.netTicktime.seconds) * time.Second / 4,
 		TickTimeout:  time.Duration(opts.netTicktime.seconds) * time.Second,
 		NoEncrypt:    !opts.distEncrypt,
+		BusyPoll:     busyPollConfig(opts.busyPoll),
 		// A remote shell node is hidden, as iex --remsh makes it.
 		Hidden:       opts.hidden || opts.remsh != "",
 		NoConnectAll: !opts.connectAll,

@@ -92,6 +92,10 @@ type Config struct {
 	// NoEncrypt sends frames to peers in clear, as --dist-encrypt=false
 	// does. Every node of a cluster must agree.
 	NoEncrypt bool
+	// BusyPoll is how long a connection's reader polls an empty socket
+	// before it sleeps, as transport.Config.BusyPoll: 0 means
+	// transport.DefaultBusyPoll, and a negative value turns polling off.
+	BusyPoll time.Duration
 	// Hidden makes this a hidden node, as erl -hidden: its connections
 	// are hidden on both sides, so it is not in its peers' List, only in
 	// ListHidden, and it is not passed on in their peer lists. A hidden
@@ -202,6 +206,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		TickInterval: cfg.TickInterval,
 		TickTimeout:  cfg.TickTimeout,
 		NoEncrypt:    cfg.NoEncrypt,
+		BusyPoll:     cfg.BusyPoll,
 		Hidden:       cfg.Hidden,
 		// A restarted node starts later, so its creation is larger.
 		Creation: uint64(time.Now().UnixNano()),

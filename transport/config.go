@@ -24,6 +24,12 @@ const (
 	DefaultHandshakeTimeout = 5 * time.Second
 	DefaultTickInterval     = time.Second
 
+	// DefaultBusyPoll is Config.BusyPoll when it is 0. It is a few
+	// loopback round trips between two polling processes (13 µs on the
+	// 2-core VM of bench/README.md), and a quiet connection stops
+	// polling after two polls that found nothing.
+	DefaultBusyPoll = 50 * time.Microsecond
+
 	// DefaultTickTimeoutFactor times the tick interval is the tick timeout
 	// when Config.TickTimeout is 0.
 	DefaultTickTimeoutFactor = 4
@@ -72,6 +78,14 @@ type Config struct {
 	// node lists.
 	Hidden bool
 
+	// BusyPoll is how long a reader keeps reading a socket that has
+	// nothing to read before it sleeps until data comes, as the BEAM's
+	// schedulers busy-wait before they sleep (erl +sbwt). Polling spends
+	// CPU to save the wake-up of a sleeping thread on each message (see
+	// package rawio), and stops while polls keep finding nothing. 0 means
+	// DefaultBusyPoll, and a negative value turns polling off.
+	BusyPoll time.Duration
+
 	// Creation identifies this run of the node, so that a peer can tell a
 	// restarted node from a second connection of the same run. A later run
 	// should have a larger value; the node uses its start time in
@@ -99,6 +113,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("tick_timeout", c.TickTimeout),
 		slog.Bool("encrypt", !c.NoEncrypt),
 		slog.Bool("hidden", c.Hidden),
+		slog.Duration("busy_poll", c.BusyPoll),
 		slog.Uint64("creation", c.Creation),
 	)
 }
@@ -131,6 +146,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.TickTimeout < c.TickInterval {
 		return c, fmt.Errorf("invalid config: tick timeout %v is shorter than tick interval %v", c.TickTimeout, c.TickInterval)
+	}
+	switch {
+	case c.BusyPoll == 0:
+		c.BusyPoll = DefaultBusyPoll
+	case c.BusyPoll < 0:
+		c.BusyPoll = 0 // rawio reads 0 as no polling
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gonode/gonode/transport/rawio"
 	"github.com/gonode/gonode/transport/wire"
 )
 
@@ -89,8 +90,8 @@ func (h HandlerFuncs) HandleDown(reason error) {
 // write.
 type Conn struct {
 	nc   net.Conn
-	raw  *rawWriter   // non-blocking writes to nc; nil when nc is not a socket
-	fr   *FrameReader // owned by the reader goroutine after Start
+	raw  *rawio.Writer // non-blocking writes to nc; nil when nc is not a socket
+	fr   *FrameReader  // owned by the reader goroutine after Start
 	cfg  Config
 	peer string
 	log  *slog.Logger
@@ -141,7 +142,7 @@ func newConn(nc net.Conn, fr *FrameReader, cfg Config, peer string) *Conn {
 	fr.maxSize = cfg.MaxFrameSize
 	c := &Conn{
 		nc:         nc,
-		raw:        newRawWriter(nc),
+		raw:        rawio.NewWriter(nc),
 		fr:         fr,
 		cfg:        cfg,
 		peer:       peer,

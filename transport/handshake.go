@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/gonode/gonode/transport/rawio"
 )
 
 // HandshakeVersion is the handshake version this package speaks. Version
@@ -201,7 +203,7 @@ func newHandshake(parent context.Context, nc net.Conn, cfg Config, deadline time
 	h := &handshake{
 		cfg:    cfg,
 		nc:     nc,
-		fr:     NewFrameReader(newRawReader(nc), handshakeMaxFrameSize),
+		fr:     NewFrameReader(rawio.NewReader(nc, cfg.BusyPoll), handshakeMaxFrameSize),
 		parent: parent,
 		ctx:    ctx,
 	}

@@ -519,6 +519,16 @@ func TestConfigValidation(t *testing.T) {
 		got.TickInterval != DefaultTickInterval || got.TickTimeout != 4*DefaultTickInterval {
 		t.Errorf("withDefaults() = %+v, want the documented defaults", got)
 	}
+	if got.BusyPoll != DefaultBusyPoll {
+		t.Errorf("withDefaults().BusyPoll = %v, want DefaultBusyPoll %v", got.BusyPoll, DefaultBusyPoll)
+	}
+	off, err := Config{Name: "a@vm", Cookie: []byte("c"), BusyPoll: -1}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.BusyPoll != 0 {
+		t.Errorf("withDefaults() of BusyPoll -1 = %v, want 0 (no polling)", off.BusyPoll)
+	}
 }
 
 func TestConfigLogValueRedactsCookie(t *testing.T) {

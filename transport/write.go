@@ -16,7 +16,7 @@ import (
 //   - It writes itself when the connection is interactive: a frame arrived
 //     since the last write, as for a ping, a pong or a request and its
 //     reply, or nothing was written for burstGap. Its writes do not block
-//     (tryWrite), and what the socket does not take at once goes to the
+//     (rawio.Writer.TryWrite), and what the socket does not take at once goes to the
 //     writer goroutine. This saves the wake-up of a second goroutine, which
 //     on an idle core takes tens of microseconds, on each round trip.
 //   - Otherwise the queue is part of a stream, and the writer goroutine
@@ -123,7 +123,7 @@ func (c *Conn) writeDirect() {
 			c.nc.SetWriteDeadline(time.Time{})
 			c.deadlineSet = false
 		}
-		n, err := c.raw.tryWrite(out)
+		n, err := c.raw.TryWrite(out)
 		if err != nil {
 			c.writeFailed(err)
 			return
