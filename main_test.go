@@ -542,6 +542,8 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--sname", "a", "--cookie", "c", "--net-ticktime", "0.001"}, `invalid --net-ticktime "0.001": want whole seconds`},
 		{[]string{"--sname", "a", "--cookie", "c", "--net-ticktime", "0"}, `invalid --net-ticktime "0"`},
 		{[]string{"--sname", "a", "--script", "/nonexistent"}, "--script: stat /nonexistent: no such file or directory"},
+		{[]string{"--sname", "a", "--cookie", "c", "--busy-poll", "-1us"}, "invalid --busy-poll -1µs: want 0 (off) to 1ms"},
+		{[]string{"--sname", "a", "--cookie", "c", "--busy-poll", "2s"}, "invalid --busy-poll 2s"},
 	} {
 		p := l.start(tc.args...)
 		if code := p.waitExit(10 * time.Second); code != 2 {

@@ -221,6 +221,39 @@ func TestConnectPingSend(t *testing.T) {
 	}
 }
 
+// Nodes with polling off and on exchange messages alike: the readers
+// then wait in the network poller from the first empty read.
+func TestBusyPollOffAndOn(t *testing.T) {
+	epmdAddr := startEPMD(t)
+	cfg := func(local string, poll time.Duration) node.Config {
+		return node.Config{Name: fullName(t, local), Cookie: node.NewCookie("genki"), ListenAddr: "127.0.0.1:0", EPMDAddr: epmdAddr, BusyPoll: poll}
+	}
+	a := startConfig(t, cfg("a", -1))
+	b := startConfig(t, cfg("b", time.Millisecond))
+	ctx := testContext(t)
+	inbox := b.Register("inbox")
+	for i := range 50 {
+		if _, err := a.Ping(ctx, b.Name()); err != nil {
+			t.Fatalf("ping %d from the node that does not poll: %v", i, err)
+		}
+		if _, err := b.Ping(ctx, a.Name()); err != nil {
+			t.Fatalf("ping %d from the node that polls: %v", i, err)
+		}
+		if err := a.Send(ctx, "inbox", b.Name(), int64(i)); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		got, err := inbox.Receive(ctx)
+		if err != nil {
+			t.Fatalf("receive %d: %v", i, err)
+		}
+		if got != int64(i) {
+			t.Fatalf("message %d arrived as %s", i, term.Inspect(got))
+		}
+		// A pause longer than the budget makes the next read wait.
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 func TestSendToSelf(t *testing.T) {
 	a := startNode(t, "a", "genki", startEPMD(t))
 	ctx := testContext(t)
