@@ -60,9 +60,9 @@ type Config struct {
 	TickInterval time.Duration
 
 	// TickTimeout is how long the connection may go without receiving
-	// before it is down with ErrTickTimeout. The check runs once per tick
+	// before it is down with ErrTickTimeout. The check runs twice per tick
 	// interval, so a silent peer is found between TickTimeout and
-	// TickTimeout + TickInterval after its last frame. TickTimeout also
+	// TickTimeout + TickInterval/2 after its last frame. TickTimeout also
 	// bounds each write. 0 means DefaultTickTimeoutFactor * TickInterval.
 	TickTimeout time.Duration
 

@@ -170,8 +170,13 @@ func (c *Conn) writeFailed(err error) {
 // tick timeout.
 func (c *Conn) writeLoop() {
 	defer close(c.writerDone)
-	ticker := time.NewTicker(c.cfg.TickInterval)
+	// The ticker fires twice per tick interval. Every fire checks the
+	// tick timeout, so a silent peer is found within half an interval of
+	// it, and every second fire sends a tick unless something was written
+	// since the last tick check.
+	ticker := time.NewTicker(max(c.cfg.TickInterval/2, 1))
 	defer ticker.Stop()
+	fires := 0
 
 	lastWrites := c.writes.Load()
 	lastRead := c.framesRead.Load()
@@ -188,6 +193,10 @@ func (c *Conn) writeLoop() {
 				c.fail(fmt.Errorf("%w: nothing received from %q for %v", ErrTickTimeout, c.peer, now.Sub(lastReadAt).Round(time.Millisecond)))
 				c.nc.Close()
 				return
+			}
+			fires++
+			if fires%2 != 0 {
+				continue
 			}
 			wrote := c.writes.Load() != lastWrites
 			lastWrites = c.writes.Load()
