@@ -174,9 +174,14 @@ func (c *Conn) writeLoop() {
 	// tick timeout, so a silent peer is found within half an interval of
 	// it, and every second fire sends a tick unless something was written
 	// since the last tick check.
-	ticker := time.NewTicker(max(c.cfg.TickInterval/2, 1))
+	period := max(c.cfg.TickInterval/2, 1)
+	ticker := time.NewTicker(period)
 	defer ticker.Stop()
 	fires := 0
+	// The silence is measured between two fires, each delivered a little
+	// late, so it may read just under a whole number of periods. The
+	// slack keeps such a reading from costing one more period.
+	timeout := c.cfg.TickTimeout - period/8
 
 	lastWrites := c.writes.Load()
 	lastRead := c.framesRead.Load()
@@ -189,7 +194,7 @@ func (c *Conn) writeLoop() {
 		case now := <-ticker.C:
 			if n := c.framesRead.Load(); n != lastRead {
 				lastRead, lastReadAt = n, now
-			} else if now.Sub(lastReadAt) >= c.cfg.TickTimeout {
+			} else if now.Sub(lastReadAt) >= timeout {
 				c.fail(fmt.Errorf("%w: nothing received from %q for %v", ErrTickTimeout, c.peer, now.Sub(lastReadAt).Round(time.Millisecond)))
 				c.nc.Close()
 				return
