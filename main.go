@@ -99,11 +99,11 @@ func newFlagSet(opts *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&opts.gossipIf, "gossip-if", "", "network interface `NAME|ADDRESS` for gossip (default: chosen by the routing table)")
 	fs.IntVar(&opts.gossipTTL, "gossip-ttl", discovery.DefaultGossipTTL, "multicast `TTL` (hops) of gossip heartbeats")
 	fs.StringVar(&opts.gossipSecret, "gossip-secret", "", "seal heartbeats with AES-256-GCM keyed from `SECRET`; only nodes with the same secret see each other")
-	fs.DurationVar(&opts.gossipInterval, "gossip-interval", discovery.DefaultGossipInterval, "mean `DURATION` between gossip heartbeats")
+	durationVar(fs, &opts.gossipInterval, "gossip-interval", discovery.DefaultGossipInterval, "mean `DURATION` between gossip heartbeats")
 	opts.netTicktime = secondsFlag{seconds: defaultNetTicktime, valid: true}
 	fs.Var(&opts.netTicktime, "net-ticktime", "`SECONDS` of silence after which a peer is down, as in Erlang; a tick is sent every SECONDS/4")
 	fs.BoolVar(&opts.distEncrypt, "dist-encrypt", true, "seal every frame between nodes with AES-256-GCM; every node of a cluster must agree")
-	fs.DurationVar(&opts.busyPoll, "busy-poll", transport.DefaultBusyPoll, "poll for the next frame for `DURATION` before sleeping, as erl +sbwt busy-waits; spends CPU to cut latency (0: off)")
+	durationVar(fs, &opts.busyPoll, "busy-poll", transport.DefaultBusyPoll, "poll for the next frame for `DURATION` before sleeping, as erl +sbwt busy-waits; spends CPU to cut latency (0: off)")
 	fs.BoolVar(&opts.hidden, "hidden", false, "run as a hidden node, as erl -hidden: peers list it only in Node.list(:hidden), do not pass it on to others, and it connects to no peer's peers")
 	fs.BoolVar(&opts.connectAll, "connect-all", true, "connect to the peers of each peer, so connected nodes form a full mesh, as Erlang's connect_all; false sends and follows no peer lists")
 	addDiscoveryFlags(fs, &opts.disc)
@@ -111,7 +111,15 @@ func newFlagSet(opts *options, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&opts.noColor, "no-color", false, "print without color (also when NO_COLOR is set)")
 	fs.StringVar(&opts.remsh, "remsh", "", "run the shell's commands on the node `NODE` (name@host) in place of this one, as iex --remsh does; discovery defaults to none")
 	opts.script.AddFlags(fs)
-	fs.Usage = func() {
+	// The flag package calls Usage for --help and after any parse error.
+	// run prints the full text only for --help, and a hint otherwise.
+	fs.Usage = func() {}
+	return fs
+}
+
+// printUsage prints the usage text and every flag.
+func printUsage(fs *flag.FlagSet, stderr io.Writer) {
+	{
 		fmt.Fprint(stderr, `Usage:
   gonode --sname NAME [flags]              start node NAME@short-host-name and a shell
   gonode --name NAME@HOST [flags]          start a node with a long name
@@ -123,7 +131,6 @@ Flags (one or two dashes: -sname works like --sname):
 `)
 		fs.PrintDefaults()
 	}
-	return fs
 }
 
 // printBanner prints the line that names the node and where it listens,
@@ -146,8 +153,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet(&opts, stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			printUsage(fs, stderr)
 			return 0
 		}
+		// The flag package has printed the error.
+		fmt.Fprintln(stderr, "run gonode --help for the flags")
 		return 2
 	}
 	if fs.NArg() > 0 {
@@ -350,6 +360,31 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // secondsFlag is a flag value in whole seconds. Its Set accepts any text,
 // so that run can reject a bad value with the valid range in place of
 // the flag package's bare parse error and usage text.
+// durationFlag is a time.Duration flag whose error for a value without a
+// unit, such as 50, says that a unit is needed.
+type durationFlag struct{ d *time.Duration }
+
+func durationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
+	*p = value
+	fs.Var(durationFlag{p}, name, usage)
+}
+
+func (f durationFlag) String() string {
+	if f.d == nil {
+		return "0s"
+	}
+	return f.d.String()
+}
+
+func (f durationFlag) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("want a duration with a unit, such as 50us, 250ms or 5s")
+	}
+	*f.d = d
+	return nil
+}
+
 type secondsFlag struct {
 	seconds int
 	text    string // the value as given, when it is not a whole number

@@ -38,7 +38,7 @@ func addDiscoveryFlags(fs *flag.FlagSet, d *discoveryOptions) {
 	fs.StringVar(&d.dnsSRV, "dns-srv", "", "dns strategy: `NAME` whose SRV records name the nodes' hosts (such as a Kubernetes headless service)")
 	fs.StringVar(&d.dnsBasename, "dns-basename", "", "dns strategy: node `NAME` before @ of every node found by DNS")
 	fs.StringVar(&d.dnsServer, "dns-server", "", "dns strategy: DNS server `HOST[:PORT]` to ask (default: the system's resolver)")
-	fs.DurationVar(&d.dnsInterval, "dns-interval", discovery.DefaultDNSInterval, "dns strategy: `DURATION` between two lookups")
+	durationVar(fs, &d.dnsInterval, "dns-interval", discovery.DefaultDNSInterval, "dns strategy: `DURATION` between two lookups")
 	fs.StringVar(&d.join, "join", "", "swim strategy: comma-separated seeds `HOST:PORT` to join, and to join again while one is not a member")
 	fs.IntVar(&d.swimPort, "swim-port", discovery.DefaultSWIMPort, "swim strategy: UDP and TCP `PORT` of the membership protocol")
 }

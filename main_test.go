@@ -544,6 +544,10 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--sname", "a", "--script", "/nonexistent"}, "--script: stat /nonexistent: no such file or directory"},
 		{[]string{"--sname", "a", "--cookie", "c", "--busy-poll", "-1us"}, "invalid --busy-poll -1µs: want 0 (off) to 1ms"},
 		{[]string{"--sname", "a", "--cookie", "c", "--busy-poll", "2s"}, "invalid --busy-poll 2s"},
+		// Errors from the flag package itself: a short hint, no usage.
+		{[]string{"--sname", "a", "--busy-poll", "50"}, `invalid value "50" for flag -busy-poll: want a duration with a unit, such as 50us`},
+		{[]string{"--sname", "a", "--gossip-interval", "5"}, "want a duration with a unit"},
+		{[]string{"--sname", "a", "--bogus"}, "flag provided but not defined: -bogus\nrun gonode --help for the flags"},
 	} {
 		p := l.start(tc.args...)
 		if code := p.waitExit(10 * time.Second); code != 2 {

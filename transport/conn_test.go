@@ -342,13 +342,21 @@ func TestConnTicksKeepIdleConnUp(t *testing.T) {
 	client.Start(atClient)
 	server.Start(atServer)
 	// Nothing is sent for two tick timeouts; only ticks keep it up.
+	readBefore := server.framesRead.Load()
+	start := time.Now()
 	time.Sleep(4 * time.Second)
+	ticks := server.framesRead.Load() - readBefore
 	select {
 	case err := <-atClient.down:
 		t.Fatalf("idle client went down: %v", err)
 	case err := <-atServer.down:
 		t.Fatalf("idle server went down: %v", err)
 	default:
+	}
+	// One tick per interval is due; a tick every other interval would
+	// give half as many. Two thirds leaves room for a stalled ticker.
+	if due := uint64(time.Since(start) / (250 * time.Millisecond)); ticks < due*2/3 {
+		t.Errorf("the server read %d ticks in %v of idling, want about %d, one per 250ms interval", ticks, time.Since(start).Round(time.Millisecond), due)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()

@@ -208,6 +208,14 @@ func (c *Conn) writeLoop() {
 			if wrote || !c.claimForTick() {
 				continue
 			}
+			if !c.writeHeld() {
+				return
+			}
+			// The tick's own write is not traffic: without this the
+			// next check would skip its tick, and ticks would go out
+			// every other interval.
+			lastWrites = c.writes.Load()
+			continue
 		}
 		if !c.writeHeld() {
 			return

@@ -87,6 +87,8 @@ func TestTargets(t *testing.T) {
 		{"ping_avg_us", map[string][]float64{sysGonode: {30}, sysErlang: {40}, sysTCP: {20}}, true},
 		{"ping_avg_us", map[string][]float64{sysGonode: {31}, sysErlang: {40}, sysTCP: {20}}, false},
 		{"ping_avg_us", map[string][]float64{sysGonode: {30}, sysErlang: {29}, sysTCP: {20}}, false},
+		// Past 1.5x the TCP limit the target is missed, Erlang or not.
+		{"ping_avg_us", map[string][]float64{sysGonode: {31}, sysTCP: {20}}, false},
 		{"msgs_per_s_1", map[string][]float64{sysGonode: {2e6}, sysErlang: {1e6}}, true},
 		{"msgs_per_s_1", map[string][]float64{sysGonode: {1.9e6}, sysErlang: {1e6}}, false},
 	}
@@ -109,6 +111,13 @@ func TestTargetUnknownWithoutErlang(t *testing.T) {
 	}
 	if !strings.Contains(reportWith("connect_us", map[string][]float64{sysGonode: {500}}).table(true), "| n/a |") {
 		t.Error("table does not mark the unknown target n/a")
+	}
+}
+
+func TestRoundTripUnknownWithoutErlang(t *testing.T) {
+	f := figure(t, reportWith("ping_p50_us", map[string][]float64{sysGonode: {20}, sysTCP: {20}}), "ping_p50_us")
+	if f.TargetMet != nil {
+		t.Errorf("ping_p50_us within the TCP limit, without Erlang: target met = %v, want unknown", *f.TargetMet)
 	}
 }
 

@@ -67,6 +67,8 @@ func runAll(args []string) int {
 	rep := newReport(o, machineInfo(o.erlDir != ""))
 	if o.erlDir == "" {
 		fmt.Fprintf(os.Stderr, "bench: Erlang/OTP columns skipped: %s\n", o.noErl)
+	} else if o.quick && slices.ContainsFunc(jobs, func(j job) bool { return j.scenario == "failure" }) {
+		rep.addNote("--quick skips Erlang's SIGSTOP figure, which takes 45 to 75 s a run (net_ticktime 60)")
 	}
 	total := 0
 	for _, j := range jobs {
