@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/gonode/gonode/transport/rawio"
 )
 
 // runTCP runs one side of the plain-TCP limit: two minimal Go processes
@@ -71,16 +73,61 @@ func tcpServe(serve func(net.Conn) error) error {
 	return serve(c)
 }
 
+// tcpPollEnv names an environment variable that, set to a duration such
+// as 50us, makes the ping and echo sides do their I/O as gonode's
+// connections do: raw writes, and reads that poll for that long before
+// they sleep. It lets one compare gonode with a TCP limit that polls too;
+// bench/run does not set it.
+const tcpPollEnv = "GONODE_BENCH_TCP_POLL"
+
+// tcpIO returns c's reader and writer: c itself, or the raw ones of
+// package rawio when tcpPollEnv is set.
+func tcpIO(c net.Conn) (io.Reader, io.Writer, error) {
+	v := os.Getenv(tcpPollEnv)
+	if v == "" {
+		return c, c, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return nil, nil, fmt.Errorf("invalid %s %q: want a duration such as 50us", tcpPollEnv, v)
+	}
+	w := rawio.NewWriter(c)
+	if w == nil {
+		return nil, nil, fmt.Errorf("%s: %T is not a socket", tcpPollEnv, c)
+	}
+	return rawio.NewReader(c, d), rawWriter{w, c}, nil
+}
+
+// rawWriter writes with rawio.Writer.TryWrite and, when the socket takes
+// only part of it, writes the rest through the net.Conn, which waits.
+type rawWriter struct {
+	w *rawio.Writer
+	c net.Conn
+}
+
+func (rw rawWriter) Write(b []byte) (int, error) {
+	n, err := rw.w.TryWrite(b)
+	if err != nil || n == len(b) {
+		return n, err
+	}
+	m, err := rw.c.Write(b[n:])
+	return n + m, err
+}
+
 func tcpEcho(c net.Conn, size int) error {
+	r, w, err := tcpIO(c)
+	if err != nil {
+		return err
+	}
 	buf := make([]byte, size)
 	for {
-		if _, err := io.ReadFull(c, buf); err != nil {
+		if _, err := io.ReadFull(r, buf); err != nil {
 			if err == io.EOF {
 				return nil
 			}
 			return err
 		}
-		if _, err := c.Write(buf); err != nil {
+		if _, err := w.Write(buf); err != nil {
 			return err
 		}
 	}
@@ -111,12 +158,16 @@ func tcpPing(port, size, count int) error {
 		return err
 	}
 	defer c.Close()
+	r, w, err := tcpIO(c)
+	if err != nil {
+		return err
+	}
 	buf := make([]byte, size)
 	roundTrip := func() error {
-		if _, err := c.Write(buf); err != nil {
+		if _, err := w.Write(buf); err != nil {
 			return err
 		}
-		_, err := io.ReadFull(c, buf)
+		_, err := io.ReadFull(r, buf)
 		return err
 	}
 	for range 100 {
