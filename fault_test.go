@@ -412,3 +412,35 @@ func TestFaultCutLinkTimesOut(t *testing.T) {
 		})
 	}
 }
+
+// SIGTERM ends a node whose shell waits in send for room in the queue to
+// a frozen peer, instead of leaving it until the tick timeout.
+func TestFaultSIGTERMDuringBlockedSend(t *testing.T) {
+	l := newLab(t)
+	a, b := connectedPair(t, l, "--net-ticktime", "60")
+	b.cmd.Process.Signal(syscall.SIGSTOP)
+	defer b.cmd.Process.Signal(syscall.SIGCONT)
+	// 500 messages of 16 kB fill the socket buffers and the 1 MiB queue,
+	// and the shell then waits in a send.
+	line := fmt.Sprintf("send({:nobody, %s}, %q)\n", l.atom("b"), strings.Repeat("x", 16<<10))
+	go func() {
+		for range 500 {
+			if _, err := a.stdin.Write([]byte(line)); err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(time.Second)
+	start := time.Now()
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	a.waitExit(10 * time.Second)
+	took := time.Since(start)
+	t.Logf("SIGTERM during a blocked send: a exited after %v", took.Round(time.Millisecond))
+	// Close gives each peer up to a second; the rest is slack.
+	if took > 4*time.Second {
+		t.Errorf("a exited %v after SIGTERM, want within the 3 s close timeout and slack", took)
+	}
+	if !strings.Contains(a.stderr.String(), "send/2 interrupted") {
+		t.Errorf("a's stderr does not show the interrupted send:\n%s", a.stderr.String())
+	}
+}

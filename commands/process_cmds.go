@@ -52,6 +52,10 @@ func runSend(ev *evaluator, args []any) (any, error) {
 		}
 		return msg, nil
 	}
+	if err != nil && ev.ctx.Err() != nil {
+		// Ctrl-C or shutdown ended a send that waited for a peer.
+		return nil, interrupted("send/2", ev)
+	}
 	if err != nil {
 		return nil, &Error{Kind: "ArgumentError", Message: fmt.Sprintf("send to %s on %s failed: %v", term.Inspect(name), term.Inspect(node), err), Err: err}
 	}

@@ -460,8 +460,9 @@ func (n *Node) rejectBusy(c net.Conn) {
 // counts as accepting, so that connect waits for it instead of dialing a
 // second connection to the same node.
 func (n *Node) handshake(c net.Conn) {
-	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.ConnectTimeout)
-	defer cancel()
+	// The transport bounds the handshake by ConnectTimeout and names the
+	// timeout; a deadline here too would expire with it and hide that.
+	ctx := n.ctx
 	var admitted string
 	admit := func(peerName string, creation uint64) transport.Status {
 		status := n.admit(peerName, creation)

@@ -205,9 +205,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		Cookie:       cfg.Cookie.Bytes(),
 		TickInterval: cfg.TickInterval,
 		TickTimeout:  cfg.TickTimeout,
-		NoEncrypt:    cfg.NoEncrypt,
-		BusyPoll:     cfg.BusyPoll,
-		Hidden:       cfg.Hidden,
+		// An incoming handshake is bounded as a connection attempt is.
+		HandshakeTimeout: cfg.ConnectTimeout,
+		NoEncrypt:        cfg.NoEncrypt,
+		BusyPoll:         cfg.BusyPoll,
+		Hidden:           cfg.Hidden,
 		// A restarted node starts later, so its creation is larger.
 		Creation: uint64(time.Now().UnixNano()),
 		Logger:   logger,
@@ -399,7 +401,8 @@ func (n *Node) Unregister(name string) {
 // node first when needed. A message to this node is delivered at once.
 // A message to a name nobody registered on another node is dropped there
 // without an error, as in Erlang; on this node, Send returns
-// ErrNotRegistered. Any other error means the message was not sent.
+// ErrNotRegistered. Any other error means the message was not sent. ctx
+// bounds the connect and a wait for room in a full send queue.
 func (n *Node) Send(ctx context.Context, name, node string, msg any) error {
 	if node == n.name {
 		if !n.deliver(name, msg) {
@@ -427,7 +430,7 @@ func (n *Node) Send(ctx context.Context, name, node string, msg any) error {
 		}
 	}
 	// Conn.Send copies the payload, so the buffer goes back to the pool.
-	return p.conn.Send(name, n.name, payload)
+	return p.conn.SendContext(ctx, name, n.name, payload)
 }
 
 // payloadBuffers holds encoding buffers for Send, of at most

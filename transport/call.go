@@ -125,7 +125,7 @@ func (c *Conn) Call(ctx context.Context, method string, payload []byte) ([]byte,
 	cs.mu.Unlock()
 
 	call := Frame{Type: FrameCall, ID: id, Method: method, Payload: payload, Timeout: timeout}
-	if err := c.enqueueFrame(&call, queueLimit); err != nil {
+	if err := c.enqueueFrame(ctx, &call, queueLimit); err != nil {
 		cs.forget(id)
 		return nil, fmt.Errorf("call %s on %q: %w", method, c.peer, err)
 	}
@@ -148,7 +148,7 @@ func (c *Conn) Call(ctx context.Context, method string, payload []byte) ([]byte,
 		cs.forget(id)
 		// An error means the connection is down, which ends the call on
 		// the peer too.
-		c.enqueueFrame(&Frame{Type: FrameCall, ID: id}, controlQueueLimit)
+		c.enqueueFrame(context.Background(), &Frame{Type: FrameCall, ID: id}, controlQueueLimit)
 		return nil, fmt.Errorf("call %s on %q: %w", method, c.peer, ctx.Err())
 	case <-c.stop:
 		cs.forget(id)
@@ -159,8 +159,9 @@ func (c *Conn) Call(ctx context.Context, method string, payload []byte) ([]byte,
 	}
 }
 
-// enqueueFrame queues any frame, waiting while limit bytes are queued.
-func (c *Conn) enqueueFrame(f *Frame, limit int) error {
+// enqueueFrame queues any frame, waiting while limit bytes are queued and
+// ctx is not done.
+func (c *Conn) enqueueFrame(ctx context.Context, f *Frame, limit int) error {
 	size, err := bodySize(f)
 	if err != nil {
 		return err
@@ -169,7 +170,7 @@ func (c *Conn) enqueueFrame(f *Frame, limit int) error {
 		return fmt.Errorf("%w: %s body of %d bytes exceeds the maximum %d", ErrFrameTooLarge, f.Type, size, c.cfg.MaxFrameSize)
 	}
 	c.mu.Lock()
-	if err := c.waitRoomLocked(frameHeaderSize+size, limit); err != nil {
+	if err := c.waitRoomLocked(ctx, frameHeaderSize+size, limit); err != nil {
 		c.mu.Unlock()
 		return err
 	}
@@ -266,10 +267,10 @@ func handleCallSafely(ctx context.Context, h CallHandler, method string, payload
 // connection is closing, so no reply is due.
 func (c *Conn) replyCall(id uint64, result []byte, errText string, limit int) {
 	reply := Frame{Type: FrameCallReply, ID: id, Reason: errText, Payload: result}
-	err := c.enqueueFrame(&reply, limit)
+	err := c.enqueueFrame(context.Background(), &reply, limit)
 	if errors.Is(err, ErrFrameTooLarge) {
 		reply = Frame{Type: FrameCallReply, ID: id, Reason: fmt.Sprintf("result of %d bytes is larger than the maximum frame size %d", len(result), c.cfg.MaxFrameSize)}
-		c.enqueueFrame(&reply, limit)
+		c.enqueueFrame(context.Background(), &reply, limit)
 	}
 }
 

@@ -201,13 +201,23 @@ func (c *Conn) Start(h Handler) {
 // maximum frame size, and with an error wrapping ErrClosed once the
 // connection is closing or down.
 func (c *Conn) Send(to, from string, payload []byte) error {
+	return c.SendContext(context.Background(), to, from, payload)
+}
+
+// SendContext is Send, except that a wait for room in the queue also ends
+// when ctx is done, with an error wrapping ctx's error. A message that
+// SendContext returned nil for is queued, whatever ctx does later.
+func (c *Conn) SendContext(ctx context.Context, to, from string, payload []byte) error {
 	size := messageBodySize(to, from, len(payload))
 	if size > c.cfg.MaxFrameSize {
 		return fmt.Errorf("send to %q: %w: message body of %d bytes exceeds the maximum %d", to, ErrFrameTooLarge, size, c.cfg.MaxFrameSize)
 	}
 	c.mu.Lock()
-	if err := c.waitRoomLocked(frameHeaderSize+size, queueLimit); err != nil {
+	if err := c.waitRoomLocked(ctx, frameHeaderSize+size, queueLimit); err != nil {
 		c.mu.Unlock()
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return fmt.Errorf("waiting for room in the send queue to %q: %w", c.peer, err)
+		}
 		return err
 	}
 	c.pending = binary.BigEndian.AppendUint32(c.pending, uint32(size))
@@ -324,8 +334,14 @@ func appendGoodbye(dst []byte) []byte {
 }
 
 // waitRoomLocked waits until size more bytes fit a queue of limit bytes,
-// or the connection cannot send.
-func (c *Conn) waitRoomLocked(size, limit int) error {
+// the connection cannot send, or ctx is done.
+func (c *Conn) waitRoomLocked(ctx context.Context, size, limit int) error {
+	var stop func() bool
+	defer func() {
+		if stop != nil {
+			stop()
+		}
+	}()
 	for {
 		if c.downErr != nil || c.closing {
 			return c.closedErrLocked()
@@ -335,6 +351,18 @@ func (c *Conn) waitRoomLocked(size, limit int) error {
 		}
 		if len(c.pending) == 0 || len(c.pending)+size <= limit {
 			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if stop == nil && ctx.Done() != nil {
+			// The cond has no channel to select on, so ctx wakes the
+			// waiters when it is done.
+			stop = context.AfterFunc(ctx, func() {
+				c.mu.Lock()
+				c.cond.Broadcast()
+				c.mu.Unlock()
+			})
 		}
 		c.cond.Wait()
 	}
@@ -353,7 +381,7 @@ func (c *Conn) closedErrLocked() error {
 // does, whether the caller writes the queue itself.
 func (c *Conn) enqueueControlLocked(t FrameType, id uint64) (direct bool, err error) {
 	size := 2 + wire.UintSize(id)
-	if err := c.waitRoomLocked(frameHeaderSize+size, controlQueueLimit); err != nil {
+	if err := c.waitRoomLocked(context.Background(), frameHeaderSize+size, controlQueueLimit); err != nil {
 		return false, err
 	}
 	c.pending = binary.BigEndian.AppendUint32(c.pending, uint32(size))

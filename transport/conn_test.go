@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -166,6 +167,34 @@ func TestConnOrderAcrossStalledReader(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("sends not done within 5s")
+	}
+}
+
+// A send that waits for room in a full queue ends with its context, so a
+// node shutting down is not held by a peer that stopped reading.
+func TestConnSendContextEndsWait(t *testing.T) {
+	checkGoroutines(t)
+	client, server := connPair(t, testConfig("a@vm", "genki"), testConfig("b@vm", "genki"))
+	release := make(chan struct{})
+	defer close(release)
+	stalled := HandlerFuncs{Message: func(to, from string, payload []byte) { <-release }}
+	client.Start(nil)
+	server.Start(stalled)
+
+	payload := bytes.Repeat([]byte{1}, 128<<10)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	// The socket buffers and then the 1 MiB queue fill; a later send
+	// waits, and the deadline ends it.
+	var err error
+	for i := 0; i < 1000 && err == nil; i++ {
+		err = client.SendContext(ctx, "sink", "a@vm", payload)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("SendContext on a full queue: error = %v, want context.DeadlineExceeded", err)
+	}
+	if !strings.Contains(err.Error(), "send queue") {
+		t.Errorf("SendContext error %q does not say it waited for the send queue", err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/gonode/gonode/transport/wire"
@@ -132,7 +133,7 @@ func (c *Conn) SendPeers(listenPort int, peers []PeerAddr) error {
 		return fmt.Errorf("send peers to %q: listen port %d out of range", c.peer, listenPort)
 	}
 	f := Frame{Type: FramePeers, ListenPort: uint16(listenPort), Peers: peers[:min(len(peers), MaxPeerEntries)]}
-	if err := c.enqueueFrame(&f, controlQueueLimit); err != nil {
+	if err := c.enqueueFrame(context.Background(), &f, controlQueueLimit); err != nil {
 		return fmt.Errorf("send peers to %q: %w", c.peer, err)
 	}
 	return nil
