@@ -360,8 +360,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // secondsFlag is a flag value in whole seconds. Its Set accepts any text,
 // so that run can reject a bad value with the valid range in place of
 // the flag package's bare parse error and usage text.
-// durationFlag is a time.Duration flag whose error for a value without a
-// unit, such as 50, says that a unit is needed.
+// durationFlag is a time.Duration flag whose parse error, for a value
+// without a unit such as 50, asks for a unit.
 type durationFlag struct{ d *time.Duration }
 
 func durationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
@@ -379,7 +379,7 @@ func (f durationFlag) String() string {
 func (f durationFlag) Set(s string) error {
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("want a duration with a unit, such as 50us, 250ms or 5s")
+		return errors.New("want a duration with a unit, such as 50us, 250ms or 5s")
 	}
 	*f.d = d
 	return nil
