@@ -119,8 +119,7 @@ func newFlagSet(opts *options, stderr io.Writer) *flag.FlagSet {
 
 // printUsage prints the usage text and every flag.
 func printUsage(fs *flag.FlagSet, stderr io.Writer) {
-	{
-		fmt.Fprint(stderr, `Usage:
+	fmt.Fprint(stderr, `Usage:
   gonode --sname NAME [flags]              start node NAME@short-host-name and a shell
   gonode --name NAME@HOST [flags]          start a node with a long name
   gonode --sname NAME --eval EXPR          start a node, print EXPR's value and exit
@@ -129,8 +128,7 @@ func printUsage(fs *flag.FlagSet, stderr io.Writer) {
 
 Flags (one or two dashes: -sname works like --sname):
 `)
-		fs.PrintDefaults()
-	}
+	fs.PrintDefaults()
 }
 
 // printBanner prints the line that names the node and where it listens,
@@ -370,6 +368,7 @@ func durationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Dur
 }
 
 func (f durationFlag) String() string {
+	// flag.PrintDefaults calls String on a zero durationFlag.
 	if f.d == nil {
 		return "0s"
 	}

@@ -211,7 +211,7 @@ func (c *Conn) writeLoop() {
 			if !c.writeHeld() {
 				return
 			}
-			// The tick's own write is not traffic: without this the
+			// The tick's own write is not traffic. Without this, the
 			// next check would skip its tick, and ticks would go out
 			// every other interval.
 			lastWrites = c.writes.Load()

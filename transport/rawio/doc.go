@@ -2,11 +2,11 @@
 // calls, and can poll a socket for a few microseconds before it waits for
 // data.
 //
-// The Go runtime keeps sockets non-blocking, so a raw call cannot wait,
-// and a scheduled system call costs more here than it saves: entering one
-// wakes the runtime's monitor thread when it sleeps, and the monitor hands
-// the P to another thread when a call outlasts its 20 µs tick, which a
-// loopback write that wakes the reader often does on a small VM.
+// The Go runtime keeps sockets non-blocking, so a raw call cannot wait.
+// A scheduled system call costs more here than it saves. Entering one
+// wakes the runtime's monitor thread when it sleeps, and the monitor
+// hands the P to another thread when a call outlasts its 20 µs tick. A
+// loopback write that wakes the reader often does that on a small VM.
 //
 // A reader that waits in the network poller sleeps, and the kernel wakes
 // its thread when data arrives, often on another core. On a VM that
